@@ -1,0 +1,153 @@
+/* mod_python: what the C files share: configuration, phases, the Python
+ * types, and the few functions one concern offers another. */
+#ifndef MOD_PYTHON_H
+#define MOD_PYTHON_H
+
+#include <Python.h>
+
+#include <stddef.h>
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "apr_tables.h"
+#include "apr_strings.h"
+
+#define MP_VERSION "4.0.0-dev"
+#define MP_MAIN_INTERPRETER "main_interpreter"
+
+extern module AP_MODULE_DECLARE_DATA python_module;
+
+/* ------------------------------------------------------------ phases */
+
+typedef enum {
+    MP_POST_READ_REQUEST, MP_TRANS, MP_HEADER_PARSER, MP_INIT, MP_ACCESS,
+    MP_AUTHEN, MP_AUTHZ, MP_TYPE, MP_FIXUP, MP_HANDLER, MP_LOG, MP_CLEANUP,
+    MP_NPHASES
+} mp_phase;
+
+typedef struct {
+    const char *directive;   /* "PythonAccessHandler" */
+    const char *callable;    /* default object: "accesshandler" */
+    int server_only;         /* RSRC_CONF, no "| .ext" */
+    int go_on[3];            /* results that let the next stacked handler run */
+} mp_phase_info;
+
+extern const mp_phase_info mp_phases[MP_NPHASES];
+
+/* ------------------------------------------------------------ config */
+
+typedef struct {
+    const char *spec;        /* as written: "mod::obj" */
+    const char *module;      /* "mod" */
+    const char *object;      /* "obj", or the phase's default */
+    const char *directory;   /* handler directory with trailing '/', or NULL */
+    apr_array_header_t *exts;/* ".ext" filters (const char *), or NULL */
+} mp_handler;
+
+typedef struct {
+    const char *interp;      /* PythonImport INTERPRETER */
+    const char *module;
+    const char *function;    /* or NULL */
+    const char *where;       /* "file:line" for messages */
+} mp_import;
+
+typedef struct {
+    apr_array_header_t *handlers[MP_NPHASES]; /* mp_handler; NULL = unset */
+    apr_table_t *directives; /* req.get_config() */
+    apr_table_t *options;    /* req.get_options() */
+    int debug;               /* -1 = unset in all of these */
+    int autoreload;
+    int per_directory;
+    int per_directive;
+    const char *interpreter;
+    const char *python_path;
+} mp_dir_config;
+
+typedef struct {
+    mp_dir_config *conf;         /* server-level values (get_config()) */
+    apr_array_header_t *imports; /* mp_import, main server only */
+    const char *python_home;
+} mp_server_config;
+
+mp_dir_config *mp_dir_conf(const request_rec *r);
+mp_server_config *mp_srv_conf(const server_rec *s);
+extern const command_rec mp_directives[];
+void *mp_create_dir_config(apr_pool_t *p, char *dir);
+void *mp_merge_dir_config(apr_pool_t *p, void *base, void *add);
+void *mp_create_srv_config(apr_pool_t *p, server_rec *s);
+void *mp_merge_srv_config(apr_pool_t *p, void *base, void *add);
+
+/* Handler specs "module[::object]": split into module and object. */
+int mp_parse_handler_spec(apr_pool_t *p, const char *spec, const char *deflt,
+                          const char **module, const char **object);
+
+/* ------------------------------------------------------------ dispatch */
+
+int mp_run_phase(request_rec *r, mp_phase phase);
+void mp_run_imports(server_rec *s, apr_pool_t *p);
+void mp_register_cleanup_phase(request_rec *r);
+
+/* ------------------------------------------------------------ Python types */
+
+/* Tables: case-insensitive mappings over an apr_table_t.  `owner` keeps the
+ * memory alive (a request object), or NULL for a table with its own pool. */
+PyObject *mp_table_wrap(apr_table_t *t, PyObject *owner, int headers);
+PyObject *mp_table_new_own(void);
+apr_table_t *mp_table_get(PyObject *o);
+extern PyTypeObject mp_table_type;
+
+typedef struct mp_request mp_request;
+PyObject *mp_request_new(request_rec *r, const char *interp_name);
+void mp_request_set_phase(PyObject *req, const char *phase);
+PyObject *mp_request_modcache(PyObject *req);
+void mp_request_detach(PyObject *req);
+/* req.add_handler(): run `spec` later in this request, in phase `phase`. */
+int mp_request_add_handler(request_rec *r, const char *phase, const char *spec,
+                           const char *dir);
+request_rec *mp_request_rec(PyObject *req);
+extern PyTypeObject mp_request_type;
+
+PyObject *mp_server_new(server_rec *s);
+server_rec *mp_server_rec(PyObject *o);
+extern PyTypeObject mp_server_type;
+PyObject *mp_conn_new(conn_rec *c);
+extern PyTypeObject mp_conn_type;
+
+int mp_types_ready(void);
+
+/* Latin-1 str -> C string in pool `p`; NULL with TypeError otherwise.
+ * `what` names the value in the error; CR/LF refused when `no_crlf`. */
+const char *mp_str_to_c(apr_pool_t *p, PyObject *o, const char *what, int no_crlf);
+PyObject *mp_str_from_c(const char *s);
+
+/* log_error(msg[, level[, server]]) shared by _apache, req, server, conn. */
+PyObject *mp_log_error(server_rec *s, const request_rec *r, const conn_rec *c,
+                       PyObject *args);
+
+/* The _apache built-in module of the current interpreter. */
+PyObject *mp_apachemod_create(void);
+
+/* ------------------------------------------------------------ host context */
+
+/* What the importer and _apache see as "the configuration in force" in
+ * this thread: set around every call into Python. */
+typedef struct mp_context {
+    request_rec *r;          /* or NULL outside a request */
+    server_rec *s;           /* never NULL */
+    PyObject *req;           /* borrowed request object, or NULL */
+    const char *handler_dir; /* directory of the handler being run */
+    struct mp_context *prev;
+} mp_context;
+
+void mp_context_push(mp_context *ctx);
+void mp_context_pop(mp_context *ctx);
+mp_context *mp_context_current(void);
+extern const struct mp_importer_host mp_httpd_host;
+
+/* The server given at child start, for code outside requests. */
+extern server_rec *mp_main_server;
+
+#endif

@@ -1,0 +1,47 @@
+/* The module importer: modules cached by absolute path, dependencies,
+ * safe reload.  Free of httpd: it reaches its host (configuration in force,
+ * logging, the request's module cache) only through mp_importer_host, so the
+ * Check suite drives it with real files and real threads. */
+#ifndef MP_IMPORTER_H
+#define MP_IMPORTER_H
+
+#include <Python.h>
+
+/* Every callback runs with the GIL held, in the thread that imports; the
+ * host finds "the configuration in force" from its own thread-local state. */
+typedef struct mp_importer_host {
+    void *data;
+    /* PythonAutoReload in force: 1 or 0. */
+    int (*autoreload)(void *data);
+    /* Import logging in force (PythonDebug or mod_python.importer.log). */
+    int (*logging)(void *data);
+    /* PythonOption mod_python.importer.path, evaluated: a new reference to a
+     * list of directories; NULL without an exception when unset; NULL with
+     * an exception when it does not evaluate to a list. */
+    PyObject *(*search_path)(void *data);
+    /* Directory of the handler in force (for "~/x"), or NULL. */
+    const char *(*handler_dir)(void *data);
+    /* The current request's cache {path: module}: borrowed, or NULL outside
+     * a request. */
+    PyObject *(*request_cache)(void *data);
+    /* One line to the log at NOTICE. */
+    void (*log)(void *data, const char *msg);
+} mp_importer_host;
+
+/* Ready the importer's types; once per interpreter before mp_importer_new. */
+int mp_importer_init_types(void);
+
+/* A new importer (a Python object) for one interpreter.  `host` must outlive
+ * it.  Its methods: import_module(), freeze(), frozen, modules(), tree(). */
+PyObject *mp_importer_new(const mp_importer_host *host, const char *interp_name);
+
+/* import_module(name, autoreload, log, path) from C: autoreload and log are
+ * 1, 0, or -1 for "configuration in force"; path is a list or NULL.  Returns
+ * a new reference. */
+PyObject *mp_importer_import(PyObject *importer, PyObject *name,
+                             int autoreload, int log, PyObject *path);
+
+/* Stop every reload in this importer's interpreter for good. */
+void mp_importer_freeze(PyObject *importer);
+
+#endif

@@ -1,0 +1,43 @@
+/* Interpreters and thread states.  Entering and leaving an interpreter goes
+ * through mp_interp_enter() and mp_interp_leave() only, so that what a new
+ * Python version changes about sub-interpreters changes here alone. */
+#ifndef MP_INTERP_H
+#define MP_INTERP_H
+
+#include "mod_python.h"
+
+typedef struct mp_interp {
+    char *name;
+    PyInterpreterState *istate;
+    /* Owned references, valid only inside this interpreter: */
+    PyObject *importer;      /* mp_importer */
+    PyObject *apache;        /* the mod_python.apache module */
+    PyObject *server_return; /* apache.SERVER_RETURN */
+    PyObject *path_done;     /* set of PythonPath strings already applied */
+    PyObject *importer_paths;/* {mod_python.importer.path string: list} */
+    PyThread_type_lock path_lock;
+    struct mp_interp *next;
+} mp_interp;
+
+/* Start Python in the parent (once per process; later calls do nothing). */
+apr_status_t mp_python_init(apr_pool_t *p, server_rec *s, const char *home);
+/* In a new child: make the inherited interpreter fit for this process. */
+void mp_python_child_init(void);
+
+/* Take the GIL with this OS thread's own thread state for interpreter
+ * `name` (created on first use).  NULL with the reason logged if the
+ * interpreter cannot be created.  Must not be called with the GIL held. */
+mp_interp *mp_interp_enter(const char *name, server_rec *s);
+/* Release what mp_interp_enter took. */
+void mp_interp_leave(mp_interp *interp);
+
+/* Around calls into httpd that may run hooks or block (write, read,
+ * internal_redirect): give the GIL up and take it back.  A hook that runs
+ * meanwhile in this thread may enter any interpreter, this one included. */
+mp_interp *mp_interp_suspend(void);
+void mp_interp_resume(mp_interp *interp);
+
+/* The interpreter this thread is inside, or NULL. */
+mp_interp *mp_interp_current(void);
+
+#endif

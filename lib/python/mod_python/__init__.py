@@ -1,0 +1,2 @@
+"""mod_python: Python handlers inside Apache httpd."""
+version = "4.0.0-dev"

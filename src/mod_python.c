@@ -1,0 +1,125 @@
+/* mod_python: the module record and httpd's hooks.  Each phase hook is a
+ * thin call into mp_dispatch.c; Python itself starts in the parent at
+ * post_config and is repaired in each child at child_init. */
+#include "mod_python.h"
+#include "mp_interp.h"
+
+#include "ap_mpm.h"
+#include "http_core.h"
+#include "mod_auth.h"
+
+
+static int mp_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp, server_rec *s)
+{
+    /* httpd reads its configuration twice at start; Python starts on the
+     * real pass only. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+        return OK;
+    ap_add_version_component(pconf, "mod_python/" MP_VERSION);
+    if (mp_python_init(pconf, s, mp_srv_conf(s)->python_home) != APR_SUCCESS)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    return OK;
+}
+
+static void mp_child_init(apr_pool_t *p, server_rec *s)
+{
+    mp_main_server = s;
+    mp_python_child_init();
+    mp_run_imports(s, p);
+}
+
+static int mp_post_read_request(request_rec *r)
+{
+    /* PythonInitHandler at server level runs first; header_parser runs it
+     * later only where this did not (sub-requests, internal redirects). */
+    int rc = mp_run_phase(r, MP_INIT);
+
+    apr_table_setn(r->notes, "python_init_ran", "1");
+    if (rc != OK && rc != DECLINED)
+        return rc;
+    return mp_run_phase(r, MP_POST_READ_REQUEST);
+}
+
+static int mp_trans(request_rec *r)
+{
+    return mp_run_phase(r, MP_TRANS);
+}
+
+static int mp_header_parser(request_rec *r)
+{
+    if (!apr_table_get(r->notes, "python_init_ran")) {
+        int rc = mp_run_phase(r, MP_INIT);
+        if (rc != OK && rc != DECLINED)
+            return rc;
+    }
+    return mp_run_phase(r, MP_HEADER_PARSER);
+}
+
+static int mp_access(request_rec *r)
+{
+    return mp_run_phase(r, MP_ACCESS);
+}
+
+static int mp_authen(request_rec *r)
+{
+    return mp_run_phase(r, MP_AUTHEN);
+}
+
+static int mp_authz(request_rec *r)
+{
+    return mp_run_phase(r, MP_AUTHZ);
+}
+
+static int mp_type(request_rec *r)
+{
+    return mp_run_phase(r, MP_TYPE);
+}
+
+static int mp_fixup(request_rec *r)
+{
+    return mp_run_phase(r, MP_FIXUP);
+}
+
+static int mp_handler_hook(request_rec *r)
+{
+    return mp_run_phase(r, MP_HANDLER);
+}
+
+static int mp_log(request_rec *r)
+{
+    mp_register_cleanup_phase(r);
+    return mp_run_phase(r, MP_LOG);
+}
+
+static void mp_register_hooks(apr_pool_t *p)
+{
+    ap_hook_post_config(mp_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(mp_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(mp_post_read_request, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_translate_name(mp_trans, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_header_parser(mp_header_parser, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_access_checker(mp_access, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_authn(mp_authen, NULL, NULL, APR_HOOK_MIDDLE,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_authz(mp_authz, NULL, NULL, APR_HOOK_MIDDLE,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_type_checker(mp_type, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_fixups(mp_fixup, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(mp_handler_hook, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(mp_log, NULL, NULL, APR_HOOK_MIDDLE);
+    (void)p;
+}
+
+AP_DECLARE_MODULE(python) = {
+    STANDARD20_MODULE_STUFF,
+    mp_create_dir_config,
+    mp_merge_dir_config,
+    mp_create_srv_config,
+    mp_merge_srv_config,
+    mp_directives,
+    mp_register_hooks,
+#ifdef AP_MODULE_FLAG_ALWAYS_MERGE
+    AP_MODULE_FLAG_ALWAYS_MERGE
+#endif
+};

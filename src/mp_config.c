@@ -1,0 +1,351 @@
+/* Directives and configuration: create, merge, and the Python* command
+ * table.  Values are checked here, so a malformed directive fails
+ * `apachectl -t` with httpd's "Syntax error on line N" and our message
+ * naming the directive. */
+#include "mod_python.h"
+
+#include "apr_fnmatch.h"
+#include "apr_lib.h"
+
+#include <stddef.h>
+
+const mp_phase_info mp_phases[MP_NPHASES] = {
+    [MP_POST_READ_REQUEST] = {"PythonPostReadRequestHandler", "postreadrequesthandler", 1, {OK, DECLINED, -9}},
+    [MP_TRANS]         = {"PythonTransHandler", "transhandler", 1, {DECLINED, -9, -9}},
+    [MP_HEADER_PARSER] = {"PythonHeaderParserHandler", "headerparserhandler", 0, {OK, DECLINED, -9}},
+    [MP_INIT]          = {"PythonInitHandler", "inithandler", 0, {OK, DECLINED, -9}},
+    [MP_ACCESS]        = {"PythonAccessHandler", "accesshandler", 0, {OK, DECLINED, -9}},
+    [MP_AUTHEN]        = {"PythonAuthenHandler", "authenhandler", 0, {DECLINED, -9, -9}},
+    [MP_AUTHZ]         = {"PythonAuthzHandler", "authzhandler", 0, {DECLINED, -9, -9}},
+    [MP_TYPE]          = {"PythonTypeHandler", "typehandler", 0, {DECLINED, -9, -9}},
+    [MP_FIXUP]         = {"PythonFixupHandler", "fixuphandler", 0, {OK, DECLINED, -9}},
+    [MP_HANDLER]       = {"PythonHandler", "handler", 0, {OK, -9, -9}},
+    [MP_LOG]           = {"PythonLogHandler", "loghandler", 0, {OK, DECLINED, -9}},
+    [MP_CLEANUP]       = {"PythonCleanupHandler", "cleanuphandler", 0, {OK, -9, -9}},
+};
+
+mp_dir_config *mp_dir_conf(const request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &python_module);
+}
+
+mp_server_config *mp_srv_conf(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &python_module);
+}
+
+/* ------------------------------------------------------ create and merge */
+
+void *mp_create_dir_config(apr_pool_t *p, char *dir)
+{
+    mp_dir_config *c = apr_pcalloc(p, sizeof(*c));
+
+    c->directives = apr_table_make(p, 4);
+    c->options = apr_table_make(p, 4);
+    c->debug = c->autoreload = c->per_directory = c->per_directive = -1;
+    (void)dir;
+    return c;
+}
+
+static apr_table_t *table_merge(apr_pool_t *p, apr_table_t *base, apr_table_t *add)
+{
+    apr_table_t *t = apr_table_copy(p, base);
+    const apr_array_header_t *arr = apr_table_elts(add);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+
+    for (int i = 0; i < arr->nelts; i++)
+        apr_table_set(t, e[i].key, e[i].val);  /* the child wins */
+    return t;
+}
+
+#define MERGE_INT(f) c->f = add->f != -1 ? add->f : base->f
+#define MERGE_PTR(f) c->f = add->f ? add->f : base->f
+
+void *mp_merge_dir_config(apr_pool_t *p, void *basev, void *addv)
+{
+    mp_dir_config *base = basev, *add = addv, *c = apr_pcalloc(p, sizeof(*c));
+
+    /* A phase's list from the child replaces the parent's (mod_python's
+     * rule): lists are not concatenated across sections. */
+    for (int i = 0; i < MP_NPHASES; i++)
+        MERGE_PTR(handlers[i]);
+    c->directives = table_merge(p, base->directives, add->directives);
+    c->options = table_merge(p, base->options, add->options);
+    MERGE_INT(debug);
+    MERGE_INT(autoreload);
+    MERGE_INT(per_directory);
+    MERGE_INT(per_directive);
+    MERGE_PTR(interpreter);
+    MERGE_PTR(python_path);
+    return c;
+}
+
+void *mp_create_srv_config(apr_pool_t *p, server_rec *s)
+{
+    mp_server_config *c = apr_pcalloc(p, sizeof(*c));
+
+    c->conf = mp_create_dir_config(p, NULL);
+    c->imports = apr_array_make(p, 2, sizeof(mp_import));
+    (void)s;
+    return c;
+}
+
+void *mp_merge_srv_config(apr_pool_t *p, void *basev, void *addv)
+{
+    mp_server_config *base = basev, *add = addv, *c = apr_pcalloc(p, sizeof(*c));
+
+    c->conf = mp_merge_dir_config(p, base->conf, add->conf);
+    c->imports = add->imports;  /* each server runs its own, in order */
+    c->python_home = base->python_home;
+    return c;
+}
+
+/* ------------------------------------------------------ handler specs */
+
+static int is_identifier_path(const char *s)
+{
+    /* dotted identifiers: "obj" or "obj.attr.method" */
+    int start = 1;
+
+    if (!*s)
+        return 0;
+    for (; *s; s++) {
+        if (*s == '.') {
+            if (start)
+                return 0;
+            start = 1;
+        } else if (apr_isalpha(*s) || *s == '_' || (!start && apr_isdigit(*s))) {
+            start = 0;
+        } else {
+            return 0;
+        }
+    }
+    return !start;
+}
+
+int mp_parse_handler_spec(apr_pool_t *p, const char *spec, const char *deflt,
+                          const char **module, const char **object)
+{
+    const char *sep = strstr(spec, "::");
+    const char *mod = sep ? apr_pstrmemdup(p, spec, sep - spec) : spec;
+    const char *obj = sep ? sep + 2 : deflt;
+
+    if (!*mod || !is_identifier_path(obj))
+        return -1;
+    /* A module is a dotted name or a file path ("/x.py", "~/x", "./x"). */
+    if (!strchr(mod, '/') && !is_identifier_path(mod))
+        return -1;
+    *module = mod;
+    *object = obj;
+    return 0;
+}
+
+/* ------------------------------------------------------ directive helpers */
+
+static int is_section(const ap_directive_t *d, const char *name)
+{
+    return d && !strcasecmp(d->directive, name);
+}
+
+/* The directory a handler directive belongs to: `<Directory /d>` gives
+ * "/d/"; .htaccess its directory; server level, <Location> and regex or
+ * wildcard sections give none. */
+static const char *handler_directory(cmd_parms *cmd)
+{
+    const ap_directive_t *d = cmd->directive ? cmd->directive->parent : NULL;
+
+    while (d && (is_section(d, "<Files") || is_section(d, "<FilesMatch") ||
+                 is_section(d, "<Limit") || is_section(d, "<LimitExcept") ||
+                 is_section(d, "<If") || is_section(d, "<ElseIf") ||
+                 is_section(d, "<Else") || is_section(d, "<IfModule") ||
+                 is_section(d, "<IfDefine")))
+        d = d->parent;
+    if (!cmd->path)
+        return NULL;
+    if (!d)  /* .htaccess: cmd->path is its directory */
+        return cmd->path;
+    if (!is_section(d, "<Directory") || (d->args && d->args[0] == '~') ||
+        apr_fnmatch_test(cmd->path))
+        return NULL;
+    return cmd->path;  /* httpd made it canonical, with a trailing '/' */
+}
+
+/* Directives outside any section apply to the server config too, so that
+ * code outside requests (PythonImport, module scope) sees them. */
+static mp_dir_config *server_side(cmd_parms *cmd)
+{
+    return cmd->path ? NULL : mp_srv_conf(cmd->server)->conf;
+}
+
+static const char *handler_cmd(cmd_parms *cmd, void *mconfig, const char *args)
+{
+    mp_dir_config *conf = mconfig;
+    mp_phase phase = (mp_phase)(intptr_t)cmd->info;
+    const mp_phase_info *info = &mp_phases[phase];
+    apr_array_header_t *exts = NULL, *list;
+    const char *w, *dir = handler_directory(cmd);
+    int n = 0;
+
+    list = conf->handlers[phase] ? conf->handlers[phase]
+                                 : apr_array_make(cmd->pool, 2, sizeof(mp_handler));
+    /* "h1 h2 | .ext1 .ext2": the handlers run only for those extensions. */
+    const char *bar = ap_strchr_c(args, '|');
+    if (bar) {
+        const char *rest = bar + 1;
+        if (info->server_only)
+            return apr_pstrcat(cmd->pool, info->directive,
+                               ": the '| .ext' form is not allowed here", NULL);
+        exts = apr_array_make(cmd->pool, 2, sizeof(const char *));
+        while (*(w = ap_getword_conf(cmd->pool, &rest))) {
+            if (w[0] != '.' || !w[1])
+                return apr_psprintf(cmd->pool, "%s: '%s' is not an extension "
+                                    "(write '.ext')", info->directive, w);
+            APR_ARRAY_PUSH(exts, const char *) = w;
+        }
+        if (!exts->nelts)
+            return apr_pstrcat(cmd->pool, info->directive,
+                               ": no extension after '|'", NULL);
+        args = apr_pstrmemdup(cmd->pool, args, bar - args);
+    }
+    while (*(w = ap_getword_conf(cmd->pool, &args))) {
+        mp_handler *h = apr_array_push(list);
+        h->spec = w;
+        h->directory = dir;
+        h->exts = exts;
+        if (mp_parse_handler_spec(cmd->pool, w, info->callable, &h->module,
+                                  &h->object) < 0)
+            return apr_psprintf(cmd->pool, "%s: invalid handler '%s' (expected "
+                                "module[::object])", info->directive, w);
+        n++;
+    }
+    if (!n)
+        return apr_pstrcat(cmd->pool, info->directive,
+                           " requires at least one module[::object]", NULL);
+    conf->handlers[phase] = list;
+    return NULL;
+}
+
+/* On/Off directives: a typed field plus get_config()'s "1"/"0". */
+static const char *flag_cmd(cmd_parms *cmd, void *mconfig, int on)
+{
+    size_t off = (size_t)(intptr_t)cmd->info;
+    mp_dir_config *srv = server_side(cmd);
+    const char *name = cmd->cmd->name;
+
+    *(int *)((char *)mconfig + off) = on;
+    apr_table_set(((mp_dir_config *)mconfig)->directives, name, on ? "1" : "0");
+    if (srv && strcmp(name, "PythonInterpPerDirectory") != 0) {
+        *(int *)((char *)srv + off) = on;
+        apr_table_set(srv->directives, name, on ? "1" : "0");
+    }
+    return NULL;
+}
+
+static void set_string(cmd_parms *cmd, mp_dir_config *c, const char *val)
+{
+    if (!strcmp(cmd->cmd->name, "PythonInterpreter"))
+        c->interpreter = val;
+    else
+        c->python_path = val;
+    apr_table_set(c->directives, cmd->cmd->name, val);
+}
+
+static const char *string_cmd(cmd_parms *cmd, void *mconfig, const char *val)
+{
+    mp_dir_config *srv = server_side(cmd);
+
+    if (!*val)
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, " requires a non-empty value", NULL);
+    set_string(cmd, mconfig, val);
+    if (srv)
+        set_string(cmd, srv, val);
+    return NULL;
+}
+
+static const char *option_cmd(cmd_parms *cmd, void *mconfig, const char *key,
+                              const char *val)
+{
+    mp_dir_config *srv = server_side(cmd);
+
+    if (!*key)
+        return "PythonOption requires a non-empty key";
+    /* A missing value means "unset": get_options() drops empty values. */
+    apr_table_set(((mp_dir_config *)mconfig)->options, key, val ? val : "");
+    if (srv)
+        apr_table_set(srv->options, key, val ? val : "");
+    return NULL;
+}
+
+static const char *import_cmd(cmd_parms *cmd, void *mconfig, const char *spec,
+                              const char *interp)
+{
+    mp_server_config *sc = mp_srv_conf(cmd->server);
+    mp_import *imp;
+    const char *sep = strstr(spec, "::");
+
+    imp = apr_array_push(sc->imports);
+    imp->interp = interp;
+    imp->module = sep ? apr_pstrmemdup(cmd->pool, spec, sep - spec) : spec;
+    imp->function = sep ? sep + 2 : NULL;
+    imp->where = apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                              cmd->directive->line_num);
+    if (!*imp->module || (imp->function && !is_identifier_path(imp->function)) ||
+        (!strchr(imp->module, '/') && !is_identifier_path(imp->module)))
+        return apr_psprintf(cmd->pool, "PythonImport: invalid module '%s' "
+                            "(expected module[::function])", spec);
+    if (!*interp)
+        return "PythonImport requires an interpreter name";
+    (void)mconfig;
+    return NULL;
+}
+
+static const char *home_cmd(cmd_parms *cmd, void *mconfig, const char *path)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err)
+        return err;
+    if (path[0] != '/')
+        return "PythonHome must be an absolute path";
+    mp_srv_conf(cmd->server)->python_home = path;
+    (void)mconfig;
+    return NULL;
+}
+
+#define HANDLER(name, ph, where, help) \
+    AP_INIT_RAW_ARGS(name, handler_cmd, (void *)(intptr_t)(ph), where, help)
+#define FLAG(name, field, help) \
+    AP_INIT_FLAG(name, flag_cmd, (void *)offsetof(mp_dir_config, field), OR_ALL, help)
+
+const command_rec mp_directives[] = {
+    HANDLER("PythonPostReadRequestHandler", MP_POST_READ_REQUEST, RSRC_CONF, "post_read_request handlers"),
+    HANDLER("PythonTransHandler", MP_TRANS, RSRC_CONF, "translate_name handlers"),
+    HANDLER("PythonHeaderParserHandler", MP_HEADER_PARSER, OR_ALL, "header_parser handlers"),
+    HANDLER("PythonInitHandler", MP_INIT, OR_ALL, "handlers for the first phase of the section"),
+    HANDLER("PythonAccessHandler", MP_ACCESS, OR_ALL, "access_checker handlers"),
+    HANDLER("PythonAuthenHandler", MP_AUTHEN, OR_ALL, "check_user_id (authentication) handlers"),
+    HANDLER("PythonAuthzHandler", MP_AUTHZ, OR_ALL, "auth_checker (authorization) handlers"),
+    HANDLER("PythonTypeHandler", MP_TYPE, OR_ALL, "type_checker handlers"),
+    HANDLER("PythonFixupHandler", MP_FIXUP, OR_ALL, "fixups handlers"),
+    HANDLER("PythonHandler", MP_HANDLER, OR_ALL, "content handlers (SetHandler mod_python)"),
+    HANDLER("PythonLogHandler", MP_LOG, OR_ALL, "log_transaction handlers"),
+    HANDLER("PythonCleanupHandler", MP_CLEANUP, OR_ALL, "handlers run when the request is done"),
+    FLAG("PythonDebug", debug, "On: tracebacks to the client, import logging"),
+    FLAG("PythonAutoReload", autoreload, "Off: never check modules for changes"),
+    FLAG("PythonInterpPerDirectory", per_directory,
+         "On: one interpreter per directory of the requested file"),
+    FLAG("PythonInterpPerDirective", per_directive,
+         "On: one interpreter per directory of the handler directive"),
+    AP_INIT_TAKE1("PythonInterpreter", string_cmd, NULL, OR_ALL,
+                  "name of the Python interpreter to run in"),
+    AP_INIT_TAKE1("PythonPath", string_cmd, NULL, OR_ALL,
+                  "Python list expression assigned to sys.path"),
+    AP_INIT_TAKE12("PythonOption", option_cmd, NULL, OR_ALL,
+                   "PythonOption key [value]: for req.get_options()"),
+    AP_INIT_TAKE2("PythonImport", import_cmd, NULL, RSRC_CONF,
+                  "PythonImport module[::function] interpreter: run at child start"),
+    AP_INIT_TAKE1("PythonHome", home_cmd, NULL, RSRC_CONF,
+                  "prefix of the Python installation to embed"),
+    {NULL}
+};
+

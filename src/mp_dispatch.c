@@ -1,0 +1,492 @@
+/* Running handlers: choose the interpreter, find the request object, apply
+ * PythonPath, resolve `module::object` through the importer, call it, and
+ * turn what it returns (or raises) into an httpd status. */
+#include "mod_python.h"
+#include "mp_importer.h"
+#include "mp_interp.h"
+
+#include "http_core.h"
+#include "http_request.h"
+
+APLOG_USE_MODULE(python);
+
+/* One request object per (request_rec, interpreter), kept in the request
+ * config and released when the request pool goes. */
+typedef struct mp_reqobj {
+    mp_interp *interp;
+    PyObject *req;
+    struct mp_reqobj *next;
+} mp_reqobj;
+
+/* What mod_python keeps per request: its request objects and the handlers
+ * added with req.add_handler(). */
+typedef struct {
+    mp_reqobj *objs;
+    apr_array_header_t *added[MP_NPHASES];
+} mp_reqstate;
+
+static mp_reqstate *reqstate(request_rec *r)
+{
+    mp_reqstate *st = ap_get_module_config(r->request_config, &python_module);
+
+    if (!st) {
+        st = apr_pcalloc(r->pool, sizeof(*st));
+        ap_set_module_config(r->request_config, &python_module, st);
+    }
+    return st;
+}
+
+/* ---------------------------------------------------- interpreter choice */
+
+static const char *interp_name(request_rec *r, const mp_dir_config *c,
+                               const char *handler_dir)
+{
+    if (c->interpreter)
+        return c->interpreter;
+    if (c->per_directory > 0) {
+        if (!r->filename)
+            return MP_MAIN_INTERPRETER;
+        if (r->finfo.filetype == APR_DIR)
+            return r->filename[strlen(r->filename) - 1] == '/'
+                   ? r->filename : apr_pstrcat(r->pool, r->filename, "/", NULL);
+        return ap_make_dirstr_parent(r->pool, r->filename);
+    }
+    if (c->per_directive > 0)
+        return handler_dir && *handler_dir ? handler_dir : MP_MAIN_INTERPRETER;
+    return r->server->server_hostname ? r->server->server_hostname
+                                      : MP_MAIN_INTERPRETER;
+}
+
+/* ---------------------------------------------------------- errors */
+
+/* The pending exception as traceback lines (a new list), and cleared. */
+static PyObject *fetch_traceback(void)
+{
+    PyObject *type, *value, *tb, *mod, *lines = NULL;
+
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if ((mod = PyImport_ImportModule("traceback")))
+        lines = PyObject_CallMethod(mod, "format_exception", "OOO", type,
+                                    value ? value : Py_None, tb ? tb : Py_None);
+    if (!lines) {
+        PyErr_Clear();
+        lines = Py_BuildValue("[s]", "(traceback unavailable)");
+    }
+    Py_XDECREF(mod);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    return lines;
+}
+
+static void log_lines(request_rec *r, server_rec *s, const char *prefix,
+                      PyObject *lines)
+{
+    for (Py_ssize_t i = 0; lines && i < PyList_Size(lines); i++) {
+        const char *text = PyUnicode_AsUTF8(PyList_GET_ITEM(lines, i));
+        const char *nl;
+        for (; text && *text; text = *nl ? nl + 1 : nl) {
+            nl = strchr(text, '\n');
+            if (!nl)
+                nl = text + strlen(text);
+            if (r)
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s: %.*s", prefix,
+                              (int)(nl - text), text);
+            else
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "%s: %.*s", prefix,
+                             (int)(nl - text), text);
+        }
+    }
+    PyErr_Clear();
+}
+
+/* A handler raised: log the traceback; with PythonDebug On also send it,
+ * escaped, to the client. */
+static int report_error(request_rec *r, const mp_dir_config *c, mp_phase phase,
+                        const mp_handler *h)
+{
+    const char *prefix = apr_psprintf(r->pool, "%s %s", mp_phases[phase].directive,
+                                      h->spec);
+    PyObject *lines = fetch_traceback();
+    const char *body = NULL;
+    mp_interp *in;
+
+    log_lines(r, NULL, prefix, lines);
+    if (c->debug > 0 && phase != MP_LOG && phase != MP_CLEANUP) {
+        body = apr_psprintf(r->pool, "<pre>\nMod_python error: \"%s\"\n\n",
+                            ap_escape_html(r->pool, prefix));
+        for (Py_ssize_t i = 0; lines && i < PyList_Size(lines); i++) {
+            const char *t = PyUnicode_AsUTF8(PyList_GET_ITEM(lines, i));
+            if (t)
+                body = apr_pstrcat(r->pool, body, ap_escape_html(r->pool, t), NULL);
+        }
+        body = apr_pstrcat(r->pool, body, "</pre>\n", NULL);
+    }
+    PyErr_Clear();
+    Py_XDECREF(lines);
+    if (!body)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    r->status = HTTP_INTERNAL_SERVER_ERROR;
+    ap_set_content_type(r, "text/html");
+    in = mp_interp_suspend();
+    ap_rputs(body, r);
+    mp_interp_resume(in);
+    return DONE;
+}
+
+/* ---------------------------------------------------------- PythonPath */
+
+/* PythonPath is evaluated once per distinct string per interpreter, under
+ * a lock so that two threads cannot both extend sys.path. */
+static int apply_python_path(mp_interp *in, const char *expr, request_rec *r,
+                             server_rec *s)
+{
+    PyObject *key, *val = NULL, *syspath;
+    int rc = -1, done;
+
+    if (!expr)
+        return 0;
+    if (!(key = PyUnicode_FromString(expr)))
+        goto out;
+    if ((done = PySet_Contains(in->path_done, key)) != 0) {
+        rc = done > 0 ? 0 : -1;
+        goto out;
+    }
+    if (!PyThread_acquire_lock(in->path_lock, NOWAIT_LOCK)) {
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(in->path_lock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+    }
+    if ((done = PySet_Contains(in->path_done, key)) == 0) {
+        val = PyRun_String(expr, Py_eval_input, PyModule_GetDict(in->apache),
+                           PyModule_GetDict(in->apache));
+        if (val && !PyList_Check(val))
+            PyErr_Format(PyExc_TypeError, "PythonPath must evaluate to a list, "
+                         "not %s: %s", Py_TYPE(val)->tp_name, expr);
+        else if (val && (syspath = PySys_GetObject("path")) &&
+                 PyList_SetSlice(syspath, 0, PyList_GET_SIZE(syspath), val) == 0)
+            done = PySet_Add(in->path_done, key) == 0;
+    }
+    PyThread_release_lock(in->path_lock);
+    rc = done > 0 ? 0 : -1;
+out:
+    if (rc < 0) {
+        PyObject *lines = fetch_traceback();
+        log_lines(r, s, "PythonPath", lines);
+        Py_XDECREF(lines);
+    }
+    Py_XDECREF(key);
+    Py_XDECREF(val);
+    return rc;
+}
+
+/* ------------------------------------------------------ request objects */
+
+static apr_status_t reqobj_release(void *data)
+{
+    mp_reqobj *o = data;
+    mp_interp *in = mp_interp_enter(o->interp->name, mp_main_server);
+
+    if (in) {
+        mp_request_detach(o->req);
+        Py_CLEAR(o->req);
+        mp_interp_leave(in);
+    }
+    return APR_SUCCESS;
+}
+
+/* The request object of `r` in interpreter `in` (borrowed). */
+static PyObject *request_object(mp_interp *in, request_rec *r)
+{
+    mp_reqstate *st = reqstate(r);
+    mp_reqobj *o;
+
+    for (o = st->objs; o; o = o->next)
+        if (o->interp == in)
+            return o->req;
+    o = apr_pcalloc(r->pool, sizeof(*o));
+    if (!(o->req = mp_request_new(r, in->name)))
+        return NULL;
+    o->interp = in;
+    o->next = st->objs;
+    st->objs = o;
+    apr_pool_cleanup_register(r->pool, o, reqobj_release, apr_pool_cleanup_null);
+    return o->req;
+}
+
+/* ------------------------------------------------------ calling handlers */
+
+/* getattr along "a.b.c". New reference. */
+static PyObject *resolve_object(PyObject *mod, const char *dotted)
+{
+    PyObject *obj = mod;
+    const char *p = dotted;
+
+    Py_INCREF(obj);
+    while (obj && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        PyObject *name = PyUnicode_FromStringAndSize(p, n), *next = NULL;
+        if (name)
+            next = PyObject_GetAttr(obj, name);
+        Py_XDECREF(name);
+        Py_DECREF(obj);
+        obj = next;
+        p += n + (dot ? 1 : 0);
+    }
+    return obj;
+}
+
+/* What SERVER_RETURN carries: code, or (code, status) which sets status. */
+static int server_return_code(request_rec *r, PyObject *exc)
+{
+    PyObject *args = PyObject_GetAttrString(exc, "args"), *v;
+    int rc = HTTP_INTERNAL_SERVER_ERROR;
+
+    v = args && PyTuple_Check(args) && PyTuple_GET_SIZE(args) ? PyTuple_GET_ITEM(args, 0) : NULL;
+    if (v && PyTuple_Check(v) && PyTuple_GET_SIZE(v) == 2) {
+        PyObject *st = PyTuple_GET_ITEM(v, 1);
+        if (PyLong_Check(st) && PyLong_AsLong(st))
+            r->status = (int)PyLong_AsLong(st);
+        v = PyTuple_GET_ITEM(v, 0);
+    }
+    if (v == Py_None || !v)
+        rc = OK;
+    else if (PyLong_Check(v))
+        rc = (int)PyLong_AsLong(v);
+    Py_XDECREF(args);
+    PyErr_Clear();
+    return rc;
+}
+
+static int call_handler(mp_interp *in, request_rec *r, PyObject *req,
+                        const mp_dir_config *c, mp_phase phase, const mp_handler *h)
+{
+    PyObject *name = PyUnicode_FromString(h->module), *path = NULL;
+    PyObject *mod = NULL, *obj = NULL, *res = NULL;
+    int rc = HTTP_INTERNAL_SERVER_ERROR;
+
+    if (name && h->directory)
+        path = Py_BuildValue("[s]", h->directory);
+    if (name && (!h->directory || path))
+        mod = mp_importer_import(in->importer, name, -1, -1, path);
+    if (mod)
+        obj = resolve_object(mod, h->object);
+    if (obj)
+        res = PyObject_CallOneArg(obj, req);
+    if (res && PyLong_Check(res)) {
+        rc = (int)PyLong_AsLong(res);
+    } else if (res) {
+        PyErr_Format(PyExc_TypeError, "handler %s returned %R, not an int "
+                     "(apache.OK, apache.DECLINED or an HTTP status)", h->spec, res);
+    } else if (PyErr_ExceptionMatches(in->server_return)) {
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyErr_NormalizeException(&type, &value, &tb);
+        rc = server_return_code(r, value);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+    }
+    if (PyErr_Occurred())
+        rc = report_error(r, c, phase, h);
+    Py_XDECREF(name);
+    Py_XDECREF(path);
+    Py_XDECREF(mod);
+    Py_XDECREF(obj);
+    Py_XDECREF(res);
+    return rc;
+}
+
+static int ext_matches(const request_rec *r, const apr_array_header_t *exts)
+{
+    const char *base, *dot;
+
+    if (!exts)
+        return 1;
+    if (!r->filename)
+        return 0;
+    base = strrchr(r->filename, '/');
+    dot = strrchr(base ? base : r->filename, '.');
+    for (int i = 0; dot && i < exts->nelts; i++)
+        if (!strcmp(dot, APR_ARRAY_IDX(exts, i, const char *)))
+            return 1;
+    return 0;
+}
+
+static int goes_on(mp_phase phase, int rc)
+{
+    for (int i = 0; i < 3; i++)
+        if (mp_phases[phase].go_on[i] == rc)
+            return 1;
+    return 0;
+}
+
+static int run_list(mp_interp *in, request_rec *r, const mp_dir_config *c,
+                    const apr_array_header_t *list, mp_phase phase, mp_context *ctx)
+{
+    int rc = DECLINED;
+
+    if (!(ctx->req = request_object(in, r))) {
+        PyObject *lines = fetch_traceback();
+        log_lines(r, NULL, "mod_python: cannot create the request object", lines);
+        Py_XDECREF(lines);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (apply_python_path(in, c->python_path, r, r->server) < 0)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    mp_request_set_phase(ctx->req, mp_phases[phase].directive);
+    /* The configured handlers, then those added by req.add_handler(), even
+     * while this phase runs (nelts is read at every step). */
+    for (int pass = 0; pass < 2; pass++) {
+        const apr_array_header_t *l = pass ? reqstate(r)->added[phase] : list;
+        for (int i = 0; l && i < l->nelts; i++) {
+            const mp_handler *h = &APR_ARRAY_IDX(l, i, mp_handler);
+            if (!ext_matches(r, h->exts))
+                continue;
+            ctx->handler_dir = h->directory;
+            rc = call_handler(in, r, ctx->req, c, phase, h);
+            if (!goes_on(phase, rc))
+                goto done;
+        }
+    }
+done:
+    mp_request_set_phase(ctx->req, NULL);
+    return rc;
+}
+
+int mp_request_add_handler(request_rec *r, const char *phase, const char *spec,
+                           const char *dir)
+{
+    mp_reqstate *st = reqstate(r);
+    mp_handler *h;
+    int i;
+
+    for (i = 0; i < MP_NPHASES; i++)
+        if (i != MP_CLEANUP && !strcmp(phase, mp_phases[i].directive))
+            break;
+    if (i == MP_NPHASES) {
+        PyErr_Format(PyExc_IndexError, "Invalid phase: %s", phase);
+        return -1;
+    }
+    if (!st->added[i])
+        st->added[i] = apr_array_make(r->pool, 2, sizeof(mp_handler));
+    h = apr_array_push(st->added[i]);
+    memset(h, 0, sizeof(*h));
+    h->spec = apr_pstrdup(r->pool, spec);
+    if (mp_parse_handler_spec(r->pool, h->spec, mp_phases[i].callable, &h->module,
+                              &h->object) < 0) {
+        st->added[i]->nelts--;
+        PyErr_Format(PyExc_ValueError, "invalid handler '%s' (expected module[::object])", spec);
+        return -1;
+    }
+    if (dir)
+        h->directory = dir[0] && dir[strlen(dir) - 1] == '/'
+                       ? apr_pstrdup(r->pool, dir) : apr_pstrcat(r->pool, dir, "/", NULL);
+    return 0;
+}
+
+static const apr_array_header_t *first_list(request_rec *r, const mp_dir_config *c,
+                                            mp_phase phase)
+{
+    const apr_array_header_t *l = c ? c->handlers[phase] : NULL;
+    const mp_reqstate *st;
+
+    if (l && l->nelts)
+        return l;
+    st = ap_get_module_config(r->request_config, &python_module);
+    return st && st->added[phase] && st->added[phase]->nelts ? st->added[phase] : NULL;
+}
+
+int mp_run_phase(request_rec *r, mp_phase phase)
+{
+    const mp_dir_config *c = mp_dir_conf(r);
+    const apr_array_header_t *list = first_list(r, c, phase);
+    mp_context ctx = { r, r->server, NULL, NULL, NULL };
+    mp_interp *in;
+    int rc;
+
+    if (!list)
+        return DECLINED;
+    if (phase == MP_HANDLER && (!r->handler || (strcmp(r->handler, "mod_python") &&
+                                                strcmp(r->handler, "python-program"))))
+        return DECLINED;
+    in = mp_interp_enter(interp_name(r, c, APR_ARRAY_IDX(list, 0, mp_handler).directory),
+                         r->server);
+    if (!in)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    mp_context_push(&ctx);
+    rc = run_list(in, r, c, c ? c->handlers[phase] : NULL, phase, &ctx);
+    mp_context_pop(&ctx);
+    mp_interp_leave(in);
+    if (phase == MP_AUTHEN && rc == OK && !r->user) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PythonAuthenHandler returned "
+                      "OK but did not set req.user");
+        rc = HTTP_INTERNAL_SERVER_ERROR;
+    } else if (phase == MP_AUTHEN && rc == HTTP_UNAUTHORIZED) {
+        ap_note_auth_failure(r);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------ cleanup phase */
+
+static apr_status_t run_cleanup_phase(void *data)
+{
+    mp_run_phase(data, MP_CLEANUP);
+    return APR_SUCCESS;
+}
+
+void mp_register_cleanup_phase(request_rec *r)
+{
+    const mp_dir_config *c = mp_dir_conf(r);
+
+    if (c && c->handlers[MP_CLEANUP])
+        apr_pool_cleanup_register(r->pool, r, run_cleanup_phase,
+                                  apr_pool_cleanup_null);
+}
+
+/* ------------------------------------------------------ PythonImport */
+
+static void run_import(server_rec *s, const mp_import *imp)
+{
+    mp_context ctx = { NULL, s, NULL, NULL, NULL };
+    mp_interp *in = mp_interp_enter(imp->interp, s);
+    PyObject *name, *mod = NULL, *fn = NULL, *res = NULL;
+    const char *what;
+
+    if (!in)
+        return;
+    mp_context_push(&ctx);
+    if (apply_python_path(in, mp_srv_conf(s)->conf->python_path, NULL, s) == 0 &&
+        (name = PyUnicode_FromString(imp->module))) {
+        mod = mp_importer_import(in->importer, name, -1, -1, NULL);
+        Py_DECREF(name);
+    }
+    if (mod && imp->function && (fn = resolve_object(mod, imp->function)))
+        res = PyObject_CallNoArgs(fn);
+    if (PyErr_Occurred()) {
+        PyObject *lines = fetch_traceback();
+        what = apr_psprintf(s->process->pool, "PythonImport %s%s%s (%s)",
+                            imp->module, imp->function ? "::" : "",
+                            imp->function ? imp->function : "", imp->where);
+        log_lines(NULL, s, what, lines);
+        Py_XDECREF(lines);
+    }
+    Py_XDECREF(mod);
+    Py_XDECREF(fn);
+    Py_XDECREF(res);
+    mp_context_pop(&ctx);
+    mp_interp_leave(in);
+}
+
+void mp_run_imports(server_rec *main_server, apr_pool_t *p)
+{
+    for (server_rec *s = main_server; s; s = s->next) {
+        const apr_array_header_t *a = mp_srv_conf(s)->imports;
+        for (int i = 0; a && i < a->nelts; i++)
+            run_import(s, &APR_ARRAY_IDX(a, i, mp_import));
+    }
+    (void)p;
+}

@@ -1,0 +1,323 @@
+/* Interpreters and thread states.
+ *
+ * Python starts once, in the httpd parent; children inherit it across fork
+ * and repair it in mp_python_child_init().  Sub-interpreters are created in
+ * the children, on first use, one per name.  Every OS thread has its own
+ * PyThreadState per interpreter, created the first time that thread enters
+ * that interpreter and never handed to another thread.  The GIL is held only
+ * between mp_interp_enter() and mp_interp_leave(). */
+#include "mp_interp.h"
+#include "mp_importer.h"
+
+#include "mp_build.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+
+APLOG_USE_MODULE(python);
+
+typedef struct mp_tstate {
+    mp_interp *interp;
+    PyThreadState *ts;
+    struct mp_tstate *next;
+} mp_tstate;
+
+static mp_interp *registry;                 /* guarded by registry_mu */
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t create_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static __thread mp_tstate *tl_tstates;      /* this thread's thread states */
+static __thread PyThreadState *tl_main_ts;  /* ... in the main interpreter */
+static __thread mp_interp *tl_current;
+
+/* --------------------------------------------------------------- startup */
+
+/* Keep libpython mapped when httpd unloads and reloads this module on a
+ * restart: Python cannot be finalised and started again cleanly. */
+static void pin_libpython(void)
+{
+    Dl_info info;
+
+    if (dladdr((void *)Py_InitializeFromConfig, &info) && info.dli_fname)
+        dlopen(info.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE);
+}
+
+apr_status_t mp_python_init(apr_pool_t *p, server_rec *s, const char *home)
+{
+    PyConfig config;
+    PyStatus st;
+
+    if (Py_IsInitialized())
+        return APR_SUCCESS;
+    pin_libpython();
+    PyConfig_InitPythonConfig(&config);
+    config.install_signal_handlers = 0;  /* httpd owns the signals */
+    config.parse_argv = 0;
+    /* The home and program of the Python we were built against: without
+     * them Python looks for "python3" on httpd's PATH and may find another
+     * installation (a pyenv one) whose stdlib it cannot use. */
+    st = PyConfig_SetBytesString(&config, &config.program_name, MP_PYTHON_EXECUTABLE);
+    if (!PyStatus_Exception(st))
+        st = PyConfig_SetBytesString(&config, &config.home, home ? home : MP_PYTHON_HOME);
+    if (!PyStatus_Exception(st))
+        st = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(st)) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     "mod_python: cannot start Python (home '%s'): %s%s%s",
+                     home ? home : MP_PYTHON_HOME,
+                     st.func ? st.func : "", st.func ? ": " : "",
+                     st.err_msg ? st.err_msg : "unknown error");
+        return APR_EGENERAL;
+    }
+    PyEval_SaveThread();
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                 "mod_python: Python %s started (home '%s')", Py_GetVersion(),
+                 home ? home : MP_PYTHON_HOME);
+    (void)p;
+    return APR_SUCCESS;
+}
+
+void mp_python_child_init(void)
+{
+    /* The forking thread of the parent held no GIL; its thread state is
+     * this thread's now. */
+    PyThreadState *ts = PyGILState_GetThisThreadState();
+
+    PyEval_RestoreThread(ts);
+    PyOS_AfterFork_Child();
+    tl_main_ts = ts;
+    PyEval_SaveThread();
+}
+
+/* ------------------------------------------------------------ registry */
+
+static mp_interp *registry_find(const char *name)
+{
+    mp_interp *in;
+
+    pthread_mutex_lock(&registry_mu);
+    for (in = registry; in && strcmp(in->name, name) != 0; in = in->next)
+        ;
+    pthread_mutex_unlock(&registry_mu);
+    return in;
+}
+
+static void registry_add(mp_interp *in)
+{
+    pthread_mutex_lock(&registry_mu);
+    in->next = registry;
+    registry = in;
+    pthread_mutex_unlock(&registry_mu);
+}
+
+static PyThreadState *main_tstate(void)
+{
+    if (!tl_main_ts)
+        tl_main_ts = PyGILState_GetThisThreadState();
+    if (!tl_main_ts)
+        tl_main_ts = PyThreadState_New(PyInterpreterState_Main());
+    return tl_main_ts;
+}
+
+static int remember_tstate(mp_interp *in, PyThreadState *ts)
+{
+    mp_tstate *t = malloc(sizeof(*t));
+
+    if (!t)
+        return -1;
+    t->interp = in;
+    t->ts = ts;
+    t->next = tl_tstates;
+    tl_tstates = t;
+    return 0;
+}
+
+/* This thread's own thread state for `in`, created on first use. */
+static PyThreadState *thread_tstate(mp_interp *in)
+{
+    mp_tstate *t;
+    PyThreadState *ts;
+
+    for (t = tl_tstates; t; t = t->next)
+        if (t->interp == in)
+            return t->ts;
+    if (in->istate == PyInterpreterState_Main())
+        ts = main_tstate();
+    else
+        ts = PyThreadState_New(in->istate);
+    if (ts && remember_tstate(in, ts) < 0)
+        return NULL;
+    return ts;
+}
+
+/* --------------------------------------------------------- interpreter setup */
+
+static void log_python_error(server_rec *s, const char *what, const char *name)
+{
+    PyObject *type, *value, *tb, *str = NULL;
+
+    PyErr_Fetch(&type, &value, &tb);
+    if (value)
+        str = PyObject_Str(value);
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                 "mod_python: %s in interpreter '%s': %s: %s", what, name,
+                 type ? ((PyTypeObject *)type)->tp_name : "?",
+                 str && PyUnicode_Check(str) ? PyUnicode_AsUTF8(str) : "");
+    PyErr_Clear();
+    Py_XDECREF(str);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+/* Give `_apache` the importer's entry points. */
+static int bind_importer(PyObject *apmod, PyObject *importer)
+{
+    static const char *const names[][2] = {
+        {"import_module", "import_module"}, {"freeze_modules", "freeze"},
+        {"module_cache", "modules"}, {"module_tree", "tree"},
+    };
+
+    if (PyModule_AddObjectRef(apmod, "importer", importer) < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        PyObject *m = PyObject_GetAttrString(importer, names[i][1]);
+        if (!m || PyModule_AddObject(apmod, names[i][0], m) < 0) {
+            Py_XDECREF(m);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Populate a new interpreter: _apache, the importer, mod_python.apache. */
+static int interp_setup(mp_interp *in, server_rec *s)
+{
+    PyObject *modules = PyImport_GetModuleDict(), *apmod = NULL, *srv = NULL;
+    PyObject *name = NULL;
+    int rc = -1;
+
+    if (mp_types_ready() < 0 || mp_importer_init_types() < 0)
+        goto done;
+    if (!(apmod = mp_apachemod_create()) ||
+        !(in->importer = mp_importer_new(&mp_httpd_host, in->name)) ||
+        bind_importer(apmod, in->importer) < 0 ||
+        PyDict_SetItemString(modules, "_apache", apmod) < 0)
+        goto done;
+    if (!(in->apache = PyImport_ImportModule("mod_python.apache")) ||
+        !(in->server_return = PyObject_GetAttrString(in->apache, "SERVER_RETURN")) ||
+        !(srv = mp_server_new(s)) ||
+        PyObject_SetAttrString(in->apache, "main_server", srv) < 0 ||
+        !(name = PyUnicode_FromString(in->name)) ||
+        PyObject_SetAttrString(in->apache, "interpreter", name) < 0 ||
+        PyRun_SimpleString("import sys\nsys.argv = ['mod_python']\n") < 0)
+        goto done;
+    if (!(in->path_done = PySet_New(NULL)) ||
+        !(in->importer_paths = PyDict_New()) ||
+        !(in->path_lock = PyThread_allocate_lock()))
+        goto done;
+    rc = 0;
+done:
+    if (rc < 0)
+        log_python_error(s, "cannot set up the interpreter", in->name);
+    Py_XDECREF(apmod);
+    Py_XDECREF(srv);
+    Py_XDECREF(name);
+    return rc;
+}
+
+/* Create interpreter `name`; returns with the GIL released. */
+static mp_interp *interp_create(const char *name, server_rec *s)
+{
+    mp_interp *in;
+    PyThreadState *ts;
+    int is_main = strcmp(name, MP_MAIN_INTERPRETER) == 0;
+
+    pthread_mutex_lock(&create_mu);
+    if ((in = registry_find(name)))
+        goto done;
+    if (!(in = calloc(1, sizeof(*in))) || !(in->name = strdup(name))) {
+        free(in);
+        in = NULL;
+        goto done;
+    }
+    PyEval_RestoreThread(main_tstate());
+    ts = is_main ? main_tstate() : Py_NewInterpreter();
+    if (!ts) {
+        log_python_error(s, "cannot create the interpreter", name);
+        PyEval_SaveThread();
+        free(in->name);
+        free(in);
+        in = NULL;
+        goto done;
+    }
+    in->istate = PyThreadState_GetInterpreter(ts);
+    if (interp_setup(in, s) < 0 || remember_tstate(in, ts) < 0) {
+        /* Leave it half made rather than risk ending an interpreter whose
+         * modules may have started threads; it is not registered. */
+        PyEval_SaveThread();
+        in = NULL;
+        goto done;
+    }
+    PyEval_SaveThread();
+    registry_add(in);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
+                 "mod_python: created interpreter '%s'", name);
+done:
+    pthread_mutex_unlock(&create_mu);
+    return in;
+}
+
+/* ------------------------------------------------------------ enter/leave */
+
+mp_interp *mp_interp_enter(const char *name, server_rec *s)
+{
+    mp_interp *in;
+    PyThreadState *ts;
+
+    if (!name || !*name)
+        name = MP_MAIN_INTERPRETER;
+    if (tl_current) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     "mod_python: refusing to enter interpreter '%s' from "
+                     "inside '%s' (a call into httpd kept the GIL)",
+                     name, tl_current->name);
+        return NULL;
+    }
+    if (!(in = registry_find(name)) && !(in = interp_create(name, s)))
+        return NULL;
+    if (!(ts = thread_tstate(in)))
+        return NULL;
+    PyEval_RestoreThread(ts);
+    tl_current = in;
+    return in;
+}
+
+void mp_interp_leave(mp_interp *in)
+{
+    (void)in;
+    tl_current = NULL;
+    PyEval_SaveThread();
+}
+
+mp_interp *mp_interp_suspend(void)
+{
+    mp_interp *in = tl_current;
+
+    tl_current = NULL;
+    PyEval_SaveThread();
+    return in;
+}
+
+void mp_interp_resume(mp_interp *in)
+{
+    /* thread_tstate() found it when this thread entered: it cannot fail. */
+    PyEval_RestoreThread(thread_tstate(in));
+    tl_current = in;
+}
+
+mp_interp *mp_interp_current(void)
+{
+    return tl_current;
+}

@@ -1,0 +1,714 @@
+/* The request object: mod_python 3.5's names and behaviour over
+ * request_rec.  One per (request, interpreter), reused across phases; it
+ * stops touching request_rec once the request pool is gone. */
+#include "mod_python.h"
+#include "mp_interp.h"
+
+#include "http_core.h"
+#include "util_script.h"
+
+APLOG_USE_MODULE(python);
+
+struct mp_request {
+    PyObject_HEAD
+    request_rec *r;          /* NULL once the request is over */
+    PyObject *dict;          /* arbitrary attributes: req.foo = ... */
+    PyObject *tables[5];     /* headers_in, headers_out, err_headers_out,
+                                subprocess_env, notes */
+    PyObject *server, *connection;
+    PyObject *phase;         /* "PythonHandler" or None */
+    PyObject *interpreter;
+    PyObject *modcache;      /* importer: one module per path per request */
+    PyObject *rbuf;          /* body bytes read ahead by readline() */
+    int body_ready;          /* ap_setup_client_block() done */
+    int body_eof;
+};
+
+PyObject *mp_request_new(request_rec *r, const char *interp_name)
+{
+    mp_request *self = PyObject_GC_New(mp_request, &mp_request_type);
+
+    if (!self)
+        return NULL;
+    self->r = r;
+    self->dict = NULL;
+    memset(self->tables, 0, sizeof(self->tables));
+    self->server = self->connection = self->rbuf = NULL;
+    self->phase = Py_None;
+    Py_INCREF(Py_None);
+    self->interpreter = PyUnicode_FromString(interp_name);
+    self->modcache = PyDict_New();
+    self->body_ready = self->body_eof = 0;
+    PyObject_GC_Track(self);
+    if (!self->interpreter || !self->modcache) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+void mp_request_set_phase(PyObject *req, const char *phase)
+{
+    PyObject *p = phase ? PyUnicode_FromString(phase) : (Py_INCREF(Py_None), Py_None);
+
+    if (p)
+        Py_XSETREF(((mp_request *)req)->phase, p);
+    PyErr_Clear();
+}
+
+PyObject *mp_request_modcache(PyObject *req)
+{
+    return ((mp_request *)req)->modcache;
+}
+
+request_rec *mp_request_rec(PyObject *req)
+{
+    return ((mp_request *)req)->r;
+}
+
+void mp_request_detach(PyObject *req)
+{
+    ((mp_request *)req)->r = NULL;
+}
+
+/* The request_rec, or NULL with RuntimeError once the request is over. */
+static request_rec *live(mp_request *self)
+{
+    if (!self->r)
+        PyErr_SetString(PyExc_RuntimeError, "the request is over");
+    return self->r;
+}
+
+/* ------------------------------------------------------------ output */
+
+static PyObject *req_write(mp_request *self, PyObject *args)
+{
+    Py_buffer buf;
+    int flush = 1, rc;
+    request_rec *r = live(self);
+    mp_interp *in;
+
+    if (!r || !PyArg_ParseTuple(args, "s*|i:write", &buf, &flush))
+        return NULL;
+    in = mp_interp_suspend();
+    rc = buf.len ? ap_rwrite(buf.buf, (int)buf.len, r) : 0;
+    if (rc >= 0 && flush)
+        rc = ap_rflush(r);
+    mp_interp_resume(in);
+    PyBuffer_Release(&buf);
+    if (rc < 0) {
+        PyErr_SetString(PyExc_OSError, "Write failed, client closed connection.");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *req_flush(mp_request *self, PyObject *u)
+{
+    request_rec *r = live(self);
+    mp_interp *in;
+    int rc;
+
+    if (!r)
+        return NULL;
+    in = mp_interp_suspend();
+    rc = ap_rflush(r);
+    mp_interp_resume(in);
+    if (rc < 0) {
+        PyErr_SetString(PyExc_OSError, "Flush failed, client closed connection.");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *req_sendfile(mp_request *self, PyObject *args)
+{
+    const char *path;
+    long long offset = 0, len = -1;
+    request_rec *r = live(self);
+    apr_file_t *fd;
+    apr_finfo_t fi;
+    apr_size_t sent = 0;
+    apr_status_t st;
+    mp_interp *in;
+
+    if (!r || !PyArg_ParseTuple(args, "s|LL:sendfile", &path, &offset, &len))
+        return NULL;
+    in = mp_interp_suspend();
+    st = apr_file_open(&fd, path, APR_READ | APR_SENDFILE_ENABLED, APR_OS_DEFAULT, r->pool);
+    if (st == APR_SUCCESS && len < 0 &&
+        (st = apr_file_info_get(&fi, APR_FINFO_SIZE, fd)) == APR_SUCCESS)
+        len = fi.size > offset ? fi.size - offset : 0;
+    if (st == APR_SUCCESS)
+        st = ap_send_fd(fd, r, (apr_off_t)offset, (apr_size_t)len, &sent);
+    mp_interp_resume(in);
+    if (st != APR_SUCCESS) {
+        char err[120];
+        PyErr_Format(PyExc_OSError, "sendfile(%s): %s", path,
+                     apr_strerror(st, err, sizeof(err)));
+        return NULL;
+    }
+    return PyLong_FromSize_t(sent);
+}
+
+/* ------------------------------------------------------------ input */
+
+/* Up to `want` more body bytes (all if want < 0), appended to rbuf. */
+static int fill(mp_request *self, request_rec *r, Py_ssize_t want)
+{
+    char chunk[8192];
+    long n;
+    mp_interp *in;
+
+    if (!self->body_ready) {
+        int rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK);
+        if (rc != OK) {
+            PyErr_Format(PyExc_OSError, "cannot read the request body (status %d)", rc);
+            return -1;
+        }
+        self->body_ready = 1;
+        self->body_eof = !ap_should_client_block(r);
+    }
+    while (!self->body_eof && (want < 0 || PyBytes_GET_SIZE(self->rbuf) < want)) {
+        in = mp_interp_suspend();
+        n = ap_get_client_block(r, chunk, sizeof(chunk));
+        mp_interp_resume(in);
+        if (n < 0) {
+            PyErr_SetString(PyExc_OSError, "Client read error (timeout or closed connection)");
+            return -1;
+        }
+        if (n == 0) {
+            self->body_eof = 1;
+            break;
+        }
+        PyBytes_Concat(&self->rbuf, PyBytes_FromStringAndSize(chunk, n));
+        if (!self->rbuf)
+            return -1;
+    }
+    return 0;
+}
+
+/* Take the first n bytes of rbuf (all if n < 0 or beyond). */
+static PyObject *take(mp_request *self, Py_ssize_t n)
+{
+    Py_ssize_t have = PyBytes_GET_SIZE(self->rbuf);
+    PyObject *out, *rest;
+
+    if (n < 0 || n >= have) {
+        out = self->rbuf;
+        self->rbuf = PyBytes_FromStringAndSize(NULL, 0);
+        return out;
+    }
+    out = PyBytes_FromStringAndSize(PyBytes_AS_STRING(self->rbuf), n);
+    rest = PyBytes_FromStringAndSize(PyBytes_AS_STRING(self->rbuf) + n, have - n);
+    if (!out || !rest) {
+        Py_XDECREF(out);
+        Py_XDECREF(rest);
+        return NULL;
+    }
+    Py_SETREF(self->rbuf, rest);
+    return out;
+}
+
+static int ensure_rbuf(mp_request *self)
+{
+    if (!self->rbuf && !(self->rbuf = PyBytes_FromStringAndSize(NULL, 0)))
+        return -1;
+    return 0;
+}
+
+static PyObject *req_read(mp_request *self, PyObject *args)
+{
+    Py_ssize_t n = -1;
+    request_rec *r = live(self);
+
+    if (!r || !PyArg_ParseTuple(args, "|n:read", &n) || ensure_rbuf(self) < 0 ||
+        fill(self, r, n) < 0)
+        return NULL;
+    return take(self, n);
+}
+
+static PyObject *readline_impl(mp_request *self, request_rec *r, Py_ssize_t limit)
+{
+    for (;;) {
+        const char *s = PyBytes_AS_STRING(self->rbuf);
+        Py_ssize_t have = PyBytes_GET_SIZE(self->rbuf);
+        const char *nl = memchr(s, '\n', have);
+        if (nl)
+            return take(self, limit >= 0 && nl - s + 1 > limit ? limit : nl - s + 1);
+        if (self->body_eof || (limit >= 0 && have >= limit))
+            return take(self, limit);
+        if (fill(self, r, have + 1) < 0)
+            return NULL;
+    }
+}
+
+static PyObject *req_readline(mp_request *self, PyObject *args)
+{
+    Py_ssize_t limit = -1;
+    request_rec *r = live(self);
+
+    if (!r || !PyArg_ParseTuple(args, "|n:readline", &limit) || ensure_rbuf(self) < 0)
+        return NULL;
+    if (!self->body_ready && fill(self, r, 0) < 0)
+        return NULL;
+    return readline_impl(self, r, limit);
+}
+
+static PyObject *req_readlines(mp_request *self, PyObject *args)
+{
+    Py_ssize_t hint = -1, total = 0;
+    request_rec *r = live(self);
+    PyObject *out, *line;
+
+    if (!r || !PyArg_ParseTuple(args, "|n:readlines", &hint) || ensure_rbuf(self) < 0 ||
+        (!self->body_ready && fill(self, r, 0) < 0) || !(out = PyList_New(0)))
+        return NULL;
+    while ((line = readline_impl(self, r, -1)) && PyBytes_GET_SIZE(line)) {
+        total += PyBytes_GET_SIZE(line);
+        if (PyList_Append(out, line) < 0)
+            break;
+        Py_CLEAR(line);
+        if (hint > 0 && total >= hint)
+            break;
+    }
+    if (PyErr_Occurred()) {
+        Py_XDECREF(line);
+        Py_DECREF(out);
+        return NULL;
+    }
+    Py_XDECREF(line);
+    return out;
+}
+
+/* ------------------------------------------------------------ config */
+
+static PyObject *table_copy_of(apr_table_t *src, int drop_empty)
+{
+    PyObject *t = mp_table_new_own();
+    const apr_array_header_t *a = apr_table_elts(src);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
+
+    for (int i = 0; t && i < a->nelts; i++)
+        if (!drop_empty || (e[i].val && *e[i].val))
+            apr_table_set(mp_table_get(t), e[i].key, e[i].val);
+    return t;
+}
+
+static PyObject *req_get_config(mp_request *self, PyObject *u)
+{
+    request_rec *r = live(self);
+    return r ? table_copy_of(mp_dir_conf(r)->directives, 0) : NULL;
+}
+
+static PyObject *req_get_options(mp_request *self, PyObject *u)
+{
+    request_rec *r = live(self);
+    return r ? table_copy_of(mp_dir_conf(r)->options, 1) : NULL;
+}
+
+static PyObject *req_log_error(mp_request *self, PyObject *args)
+{
+    request_rec *r = live(self);
+    return r ? mp_log_error(r->server, r, NULL, args) : NULL;
+}
+
+/* ------------------------------------------------------------ misc methods */
+
+typedef struct {
+    char *interp;
+    PyObject *callable, *data;
+} mp_cleanup;
+
+static apr_status_t run_cleanup(void *arg)
+{
+    mp_cleanup *c = arg;
+    mp_interp *in = mp_interp_enter(c->interp, mp_main_server);
+
+    if (!in)
+        return APR_SUCCESS;
+    PyObject *r = c->data ? PyObject_CallOneArg(c->callable, c->data)
+                          : PyObject_CallNoArgs(c->callable);
+    if (!r) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, mp_main_server,
+                     "mod_python: a cleanup registered with register_cleanup() raised:");
+        PyErr_Print();
+    }
+    Py_XDECREF(r);
+    Py_DECREF(c->callable);
+    Py_XDECREF(c->data);
+    mp_interp_leave(in);
+    return APR_SUCCESS;
+}
+
+static PyObject *req_register_cleanup(mp_request *self, PyObject *args)
+{
+    PyObject *callable, *data = NULL;
+    request_rec *r = live(self);
+    mp_cleanup *c;
+
+    if (!r || !PyArg_ParseTuple(args, "O|O:register_cleanup", &callable, &data))
+        return NULL;
+    if (!PyCallable_Check(callable)) {
+        PyErr_SetString(PyExc_TypeError, "register_cleanup: first argument must be callable");
+        return NULL;
+    }
+    c = apr_palloc(r->pool, sizeof(*c));
+    c->interp = apr_pstrdup(r->pool, PyUnicode_AsUTF8(self->interpreter));
+    c->callable = callable;
+    c->data = data;
+    Py_INCREF(callable);
+    Py_XINCREF(data);
+    apr_pool_cleanup_register(r->pool, c, run_cleanup, apr_pool_cleanup_null);
+    Py_RETURN_NONE;
+}
+
+static PyObject *req_internal_redirect(mp_request *self, PyObject *args)
+{
+    PyObject *o;
+    const char *uri;
+    request_rec *r = live(self);
+    mp_interp *in;
+
+    if (!r || !PyArg_ParseTuple(args, "O:internal_redirect", &o) ||
+        !(uri = mp_str_to_c(r->pool, o, "internal_redirect uri", 1)))
+        return NULL;
+    in = mp_interp_suspend();
+    ap_internal_redirect(uri, r);
+    mp_interp_resume(in);
+    Py_RETURN_NONE;
+}
+
+static PyObject *req_add_handler(mp_request *self, PyObject *args)
+{
+    const char *phase, *handler, *dir = NULL;
+    request_rec *r = live(self);
+
+    if (!r || !PyArg_ParseTuple(args, "ss|z:add_handler", &phase, &handler, &dir))
+        return NULL;
+    return mp_request_add_handler(r, phase, handler, dir) < 0 ? NULL
+                                                              : (Py_INCREF(Py_None), Py_None);
+}
+
+static PyObject *req_document_root(mp_request *self, PyObject *u)
+{
+    request_rec *r = live(self);
+    return r ? mp_str_from_c(ap_document_root(r)) : NULL;
+}
+
+static PyObject *req_construct_url(mp_request *self, PyObject *args)
+{
+    const char *uri;
+    request_rec *r = live(self);
+
+    if (!r || !PyArg_ParseTuple(args, "s:construct_url", &uri))
+        return NULL;
+    return mp_str_from_c(ap_construct_url(r->pool, uri, r));
+}
+
+static PyObject *req_set_content_length(mp_request *self, PyObject *args)
+{
+    long long n;
+    request_rec *r = live(self);
+
+    if (!r || !PyArg_ParseTuple(args, "L:set_content_length", &n))
+        return NULL;
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "content length must not be negative");
+        return NULL;
+    }
+    ap_set_content_length(r, (apr_off_t)n);
+    Py_RETURN_NONE;
+}
+
+static PyObject *req_add_common_vars(mp_request *self, PyObject *u)
+{
+    request_rec *r = live(self);
+
+    if (!r)
+        return NULL;
+    ap_add_common_vars(r);
+    Py_RETURN_NONE;
+}
+
+static PyObject *req_add_cgi_vars(mp_request *self, PyObject *u)
+{
+    request_rec *r = live(self);
+
+    if (!r)
+        return NULL;
+    ap_add_cgi_vars(r);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef req_methods[] = {
+    {"write", (PyCFunction)req_write, METH_VARARGS, "write(data, flush=1)"},
+    {"flush", (PyCFunction)req_flush, METH_NOARGS, NULL},
+    {"sendfile", (PyCFunction)req_sendfile, METH_VARARGS, "sendfile(path[, offset[, len]])"},
+    {"read", (PyCFunction)req_read, METH_VARARGS, "read([len]) -> bytes"},
+    {"readline", (PyCFunction)req_readline, METH_VARARGS, "readline([len]) -> bytes"},
+    {"readlines", (PyCFunction)req_readlines, METH_VARARGS, "readlines([sizehint])"},
+    {"get_config", (PyCFunction)req_get_config, METH_NOARGS, NULL},
+    {"get_options", (PyCFunction)req_get_options, METH_NOARGS, NULL},
+    {"log_error", (PyCFunction)req_log_error, METH_VARARGS, "log_error(msg[, level])"},
+    {"register_cleanup", (PyCFunction)req_register_cleanup, METH_VARARGS, NULL},
+    {"internal_redirect", (PyCFunction)req_internal_redirect, METH_VARARGS, NULL},
+    {"add_handler", (PyCFunction)req_add_handler, METH_VARARGS,
+     "add_handler(phase, handler[, dir])"},
+    {"document_root", (PyCFunction)req_document_root, METH_NOARGS, NULL},
+    {"construct_url", (PyCFunction)req_construct_url, METH_VARARGS, NULL},
+    {"set_content_length", (PyCFunction)req_set_content_length, METH_VARARGS, NULL},
+    {"add_common_vars", (PyCFunction)req_add_common_vars, METH_NOARGS, NULL},
+    {"add_cgi_vars", (PyCFunction)req_add_cgi_vars, METH_NOARGS, NULL},
+    {NULL}
+};
+
+/* ------------------------------------------------------------ attributes */
+
+/* String fields of request_rec: offset, writable, and NUL allowed as None. */
+typedef struct {
+    size_t off;
+    int writable;
+    int nullable;    /* None is accepted on write */
+} str_field;
+
+#define SF(field, w, n) {offsetof(request_rec, field), w, n}
+static const str_field str_fields[] = {
+    SF(uri, 1, 0), SF(unparsed_uri, 0, 0), SF(args, 1, 1), SF(method, 0, 0),
+    SF(protocol, 0, 0), SF(hostname, 0, 0), SF(filename, 1, 0),
+    SF(path_info, 1, 0), SF(the_request, 0, 0), SF(user, 1, 1),
+    SF(handler, 1, 1), SF(canonical_filename, 1, 0), SF(content_encoding, 0, 0),
+    SF(status_line, 1, 1), SF(useragent_ip, 0, 0), SF(ap_auth_type, 1, 1),
+    SF(content_type, 1, 0), SF(range, 0, 0), SF(vlist_validator, 0, 0),
+};
+#undef SF
+
+static PyObject *get_str(mp_request *self, void *idx)
+{
+    request_rec *r = live(self);
+    return r ? mp_str_from_c(*(const char **)((char *)r + str_fields[(intptr_t)idx].off))
+             : NULL;
+}
+
+static int set_str(mp_request *self, PyObject *v, void *idx)
+{
+    const str_field *f = &str_fields[(intptr_t)idx];
+    request_rec *r = live(self);
+    const char *s = NULL;
+
+    if (!r)
+        return -1;
+    if (!f->writable) {
+        PyErr_SetString(PyExc_AttributeError, "attribute is read-only");
+        return -1;
+    }
+    if (!v || (v == Py_None && !f->nullable)) {
+        PyErr_SetString(PyExc_TypeError, "attribute cannot be deleted or None");
+        return -1;
+    }
+    if (v != Py_None && !(s = mp_str_to_c(r->pool, v, "request attribute", 1)))
+        return -1;
+    if (f->off == offsetof(request_rec, content_type))
+        ap_set_content_type(r, s);
+    else
+        *(const char **)((char *)r + f->off) = s;
+    return 0;
+}
+
+/* Integer fields. */
+typedef struct {
+    size_t off;
+    int size;        /* sizeof the field */
+    int writable;
+} int_field;
+
+#define IF(field, w) {offsetof(request_rec, field), sizeof(((request_rec *)0)->field), w}
+static const int_field int_fields[] = {
+    IF(status, 1), IF(proto_num, 0), IF(header_only, 0), IF(method_number, 0),
+    IF(bytes_sent, 0), IF(sent_bodyct, 0), IF(no_cache, 1), IF(no_local_copy, 1),
+    IF(assbackwards, 1), IF(proxyreq, 1), IF(chunked, 0), IF(clength, 0),
+    IF(remaining, 0), IF(read_length, 0), IF(read_chunked, 0), IF(expecting_100, 0),
+    IF(used_path_info, 1),
+};
+#undef IF
+
+static PyObject *get_int(mp_request *self, void *idx)
+{
+    const int_field *f = &int_fields[(intptr_t)idx];
+    request_rec *r = live(self);
+    const char *p;
+
+    if (!r)
+        return NULL;
+    p = (const char *)r + f->off;
+    return PyLong_FromLongLong(f->size == sizeof(int) ? *(const int *)p
+                                                      : *(const apr_off_t *)p);
+}
+
+static int set_int(mp_request *self, PyObject *v, void *idx)
+{
+    const int_field *f = &int_fields[(intptr_t)idx];
+    request_rec *r = live(self);
+    long n;
+
+    if (!r)
+        return -1;
+    if (!f->writable || !v) {
+        PyErr_SetString(PyExc_AttributeError, "attribute is read-only");
+        return -1;
+    }
+    if (!PyLong_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "an int is required, not %s", Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    n = PyLong_AsLong(v);
+    if ((n == -1 && PyErr_Occurred()) || n < INT_MIN || n > INT_MAX) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_ValueError, "value out of range");
+        return -1;
+    }
+    if (f->off == offsetof(request_rec, status) && (n < 100 || n > 999)) {
+        PyErr_Format(PyExc_ValueError, "status %ld is not an HTTP status", n);
+        return -1;
+    }
+    *(int *)((char *)r + f->off) = (int)n;
+    return 0;
+}
+
+static PyObject *get_table(mp_request *self, void *idx)
+{
+    request_rec *r = live(self);
+    apr_table_t *t;
+    int i = (int)(intptr_t)idx;
+
+    if (!r)
+        return NULL;
+    t = i == 0 ? r->headers_in : i == 1 ? r->headers_out : i == 2 ? r->err_headers_out
+      : i == 3 ? r->subprocess_env : r->notes;
+    /* httpd may swap a table (internal redirect): follow it. */
+    if (!self->tables[i] || mp_table_get(self->tables[i]) != t)
+        Py_XSETREF(self->tables[i], mp_table_wrap(t, (PyObject *)self, i <= 2));
+    Py_XINCREF(self->tables[i]);
+    return self->tables[i];
+}
+
+static PyObject *get_server(mp_request *self, void *u)
+{
+    request_rec *r = live(self);
+
+    if (r && !self->server)
+        self->server = mp_server_new(r->server);
+    Py_XINCREF(self->server);
+    return r ? self->server : NULL;
+}
+
+static PyObject *get_connection(mp_request *self, void *u)
+{
+    request_rec *r = live(self);
+
+    if (r && !self->connection)
+        self->connection = mp_conn_new(r->connection);
+    Py_XINCREF(self->connection);
+    return r ? self->connection : NULL;
+}
+
+static PyObject *get_obj(mp_request *self, void *which)
+{
+    PyObject *o = which ? self->interpreter : self->phase;
+    Py_INCREF(o);
+    return o;
+}
+
+static PyObject *get_time(mp_request *self, void *which)
+{
+    request_rec *r = live(self);
+
+    if (!r)
+        return NULL;
+    return PyFloat_FromDouble((which ? r->mtime : r->request_time) / (double)APR_USEC_PER_SEC);
+}
+
+static PyGetSetDef req_getset[] = {
+#define S(name, i) {name, (getter)get_str, (setter)set_str, NULL, (void *)(i)}
+    S("uri", 0), S("unparsed_uri", 1), S("args", 2), S("method", 3),
+    S("protocol", 4), S("hostname", 5), S("filename", 6), S("path_info", 7),
+    S("the_request", 8), S("user", 9), S("handler", 10),
+    S("canonical_filename", 11), S("content_encoding", 12), S("status_line", 13),
+    S("useragent_ip", 14), S("ap_auth_type", 15), S("content_type", 16),
+    S("range", 17), S("vlist_validator", 18),
+#undef S
+#define I(name, i) {name, (getter)get_int, (setter)set_int, NULL, (void *)(i)}
+    I("status", 0), I("proto_num", 1), I("header_only", 2), I("method_number", 3),
+    I("bytes_sent", 4), I("sent_bodyct", 5), I("no_cache", 6), I("no_local_copy", 7),
+    I("assbackwards", 8), I("proxyreq", 9), I("chunked", 10), I("clength", 11),
+    I("remaining", 12), I("read_length", 13), I("read_chunked", 14),
+    I("expecting_100", 15), I("used_path_info", 16),
+#undef I
+#define T(name, i) {name, (getter)get_table, NULL, NULL, (void *)(i)}
+    T("headers_in", 0), T("headers_out", 1), T("err_headers_out", 2),
+    T("subprocess_env", 3), T("notes", 4),
+#undef T
+    {"server", (getter)get_server, NULL, NULL, NULL},
+    {"connection", (getter)get_connection, NULL, NULL, NULL},
+    {"phase", (getter)get_obj, NULL, NULL, (void *)0},
+    {"interpreter", (getter)get_obj, NULL, NULL, (void *)1},
+    {"request_time", (getter)get_time, NULL, NULL, (void *)0},
+    {"mtime", (getter)get_time, NULL, NULL, (void *)1},
+    {NULL}
+};
+
+/* ------------------------------------------------------------ lifecycle */
+
+static int req_traverse(mp_request *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->dict);
+    for (int i = 0; i < 5; i++)
+        Py_VISIT(self->tables[i]);
+    Py_VISIT(self->modcache);
+    return 0;
+}
+
+static int req_clear(mp_request *self)
+{
+    Py_CLEAR(self->dict);
+    for (int i = 0; i < 5; i++)
+        Py_CLEAR(self->tables[i]);
+    Py_CLEAR(self->modcache);
+    return 0;
+}
+
+static void req_dealloc(mp_request *self)
+{
+    PyObject_GC_UnTrack(self);
+    req_clear(self);
+    Py_XDECREF(self->server);
+    Py_XDECREF(self->connection);
+    Py_XDECREF(self->phase);
+    Py_XDECREF(self->interpreter);
+    Py_XDECREF(self->rbuf);
+    PyObject_GC_Del(self);
+}
+
+static PyObject *req_repr(mp_request *self)
+{
+    return self->r ? PyUnicode_FromFormat("<mod_python request %s %s>",
+                                          self->r->method, self->r->uri)
+                   : PyUnicode_FromString("<mod_python request (over)>");
+}
+
+PyTypeObject mp_request_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mod_python.request",
+    .tp_basicsize = sizeof(mp_request),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "the request being served",
+    .tp_dealloc = (destructor)req_dealloc,
+    .tp_traverse = (traverseproc)req_traverse,
+    .tp_clear = (inquiry)req_clear,
+    .tp_repr = (reprfunc)req_repr,
+    .tp_methods = req_methods,
+    .tp_getset = req_getset,
+    .tp_dictoffset = offsetof(mp_request, dict),
+    .tp_getattro = PyObject_GenericGetAttr,
+    .tp_setattro = PyObject_GenericSetAttr,
+};

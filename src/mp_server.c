@@ -1,0 +1,244 @@
+/* The server and connection objects: read-only views of server_rec and
+ * conn_rec, with get_config()/get_options() and log_error(). */
+#include "mod_python.h"
+
+#include "http_connection.h"
+#include "http_core.h"
+
+typedef struct {
+    PyObject_HEAD
+    server_rec *s;
+} mp_server;
+
+typedef struct {
+    PyObject_HEAD
+    conn_rec *c;
+    PyObject *notes;
+} mp_conn;
+
+/* ------------------------------------------------------------ server */
+
+PyObject *mp_server_new(server_rec *s)
+{
+    mp_server *self = PyObject_New(mp_server, &mp_server_type);
+
+    if (self)
+        self->s = s;
+    return (PyObject *)self;
+}
+
+server_rec *mp_server_rec(PyObject *o)
+{
+    return ((mp_server *)o)->s;
+}
+
+/* A copy in a table of its own: config is shared by every thread. */
+static PyObject *own_copy(apr_table_t *src)
+{
+    PyObject *t = mp_table_new_own();
+
+    if (t) {
+        apr_table_t *dst = mp_table_get(t);
+        apr_table_overlap(dst, src, APR_OVERLAP_TABLES_SET);
+    }
+    return t;
+}
+
+static PyObject *srv_get_config(mp_server *self, PyObject *u)
+{
+    return own_copy(mp_srv_conf(self->s)->conf->directives);
+}
+
+static PyObject *srv_get_options(mp_server *self, PyObject *u)
+{
+    return own_copy(mp_srv_conf(self->s)->conf->options);
+}
+
+static PyObject *srv_log_error(mp_server *self, PyObject *args)
+{
+    return mp_log_error(self->s, NULL, NULL, args);
+}
+
+enum { S_HOSTNAME, S_ADMIN, S_PORT, S_VIRTUAL, S_DEFN, S_LINE, S_ERRFN,
+       S_LOGLEVEL, S_TIMEOUT, S_KATIMEOUT, S_KAMAX, S_KA, S_NAMES, S_WILD,
+       S_LIMIT_LINE, S_LIMIT_FIELDSIZE, S_LIMIT_FIELDS };
+
+static PyObject *array_tuple(const apr_array_header_t *a)
+{
+    PyObject *t = PyTuple_New(a ? a->nelts : 0);
+
+    for (int i = 0; t && a && i < a->nelts; i++)
+        PyTuple_SET_ITEM(t, i, mp_str_from_c(APR_ARRAY_IDX(a, i, const char *)));
+    return t;
+}
+
+static PyObject *srv_get(mp_server *self, void *which)
+{
+    server_rec *s = self->s;
+
+    switch ((intptr_t)which) {
+    case S_HOSTNAME: return mp_str_from_c(s->server_hostname);
+    case S_ADMIN: return mp_str_from_c(s->server_admin);
+    case S_PORT: return PyLong_FromLong(s->port);
+    case S_VIRTUAL: return PyBool_FromLong(s->is_virtual);
+    case S_DEFN: return mp_str_from_c(s->defn_name);
+    case S_LINE: return PyLong_FromLong(s->defn_line_number);
+    case S_ERRFN: return mp_str_from_c(s->error_fname);
+    case S_LOGLEVEL: return PyLong_FromLong(s->log.level);
+    case S_TIMEOUT: return PyFloat_FromDouble(apr_time_as_msec(s->timeout) / 1000.0);
+    case S_KATIMEOUT: return PyFloat_FromDouble(apr_time_as_msec(s->keep_alive_timeout) / 1000.0);
+    case S_KAMAX: return PyLong_FromLong(s->keep_alive_max);
+    case S_KA: return PyLong_FromLong(s->keep_alive);
+    case S_NAMES: return array_tuple(s->names);
+    case S_WILD: return array_tuple(s->wild_names);
+    case S_LIMIT_LINE: return PyLong_FromLong(s->limit_req_line);
+    case S_LIMIT_FIELDSIZE: return PyLong_FromLong(s->limit_req_fieldsize);
+    default: return PyLong_FromLong(s->limit_req_fields);
+    }
+}
+
+#define GET(name, id) {name, (getter)srv_get, NULL, NULL, (void *)(intptr_t)(id)}
+static PyGetSetDef srv_getset[] = {
+    GET("server_hostname", S_HOSTNAME), GET("server_admin", S_ADMIN),
+    GET("port", S_PORT), GET("is_virtual", S_VIRTUAL), GET("defn_name", S_DEFN),
+    GET("defn_line_number", S_LINE), GET("error_fname", S_ERRFN),
+    GET("loglevel", S_LOGLEVEL), GET("timeout", S_TIMEOUT),
+    GET("keep_alive_timeout", S_KATIMEOUT), GET("keep_alive_max", S_KAMAX),
+    GET("keep_alive", S_KA), GET("names", S_NAMES), GET("wild_names", S_WILD),
+    GET("limit_req_line", S_LIMIT_LINE), GET("limit_req_fieldsize", S_LIMIT_FIELDSIZE),
+    GET("limit_req_fields", S_LIMIT_FIELDS),
+    {NULL}
+};
+#undef GET
+
+static PyMethodDef srv_methods[] = {
+    {"get_config", (PyCFunction)srv_get_config, METH_NOARGS, NULL},
+    {"get_options", (PyCFunction)srv_get_options, METH_NOARGS, NULL},
+    {"log_error", (PyCFunction)srv_log_error, METH_VARARGS, NULL},
+    {NULL}
+};
+
+static PyObject *srv_repr(mp_server *self)
+{
+    return PyUnicode_FromFormat("<mod_python server %s:%d>",
+                                self->s->server_hostname ? self->s->server_hostname : "",
+                                self->s->port);
+}
+
+PyTypeObject mp_server_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mod_python.server",
+    .tp_basicsize = sizeof(mp_server),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = (destructor)PyObject_Free,
+    .tp_repr = (reprfunc)srv_repr,
+    .tp_getset = srv_getset,
+    .tp_methods = srv_methods,
+};
+
+/* ------------------------------------------------------------ connection */
+
+PyObject *mp_conn_new(conn_rec *c)
+{
+    mp_conn *self = PyObject_New(mp_conn, &mp_conn_type);
+
+    if (self) {
+        self->c = c;
+        self->notes = NULL;
+    }
+    return (PyObject *)self;
+}
+
+static PyObject *addr_tuple(apr_sockaddr_t *a, const char *ip)
+{
+    if (!a)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(Ni)", mp_str_from_c(ip), (int)a->port);
+}
+
+enum { C_CLIENT_IP, C_LOCAL_IP, C_CLIENT_ADDR, C_LOCAL_ADDR, C_REMOTE_HOST,
+       C_LOCAL_HOST, C_ID, C_KEEPALIVES, C_KEEPALIVE, C_ABORTED, C_LOGNAME,
+       C_BASE_SERVER, C_NOTES };
+
+static PyObject *conn_get(mp_conn *self, void *which)
+{
+    conn_rec *c = self->c;
+
+    switch ((intptr_t)which) {
+    case C_CLIENT_IP: return mp_str_from_c(c->client_ip);
+    case C_LOCAL_IP: return mp_str_from_c(c->local_ip);
+    case C_CLIENT_ADDR: return addr_tuple(c->client_addr, c->client_ip);
+    case C_LOCAL_ADDR: return addr_tuple(c->local_addr, c->local_ip);
+    case C_REMOTE_HOST: return mp_str_from_c(c->remote_host);
+    case C_LOCAL_HOST: return mp_str_from_c(c->local_host);
+    case C_ID: return PyLong_FromLong(c->id);
+    case C_KEEPALIVES: return PyLong_FromLong(c->keepalives);
+    case C_KEEPALIVE: return PyLong_FromLong(c->keepalive);
+    case C_ABORTED: return PyBool_FromLong(c->aborted);
+    case C_LOGNAME: return mp_str_from_c(c->remote_logname);
+    case C_BASE_SERVER: return mp_server_new(c->base_server);
+    default:
+        if (!self->notes)
+            self->notes = mp_table_wrap(c->notes, NULL, 0);
+        Py_XINCREF(self->notes);
+        return self->notes;
+    }
+}
+
+static int conn_set_keepalive(mp_conn *self, PyObject *v, void *u)
+{
+    long k = v ? PyLong_AsLong(v) : -1;
+
+    if (k == -1 && (!v || PyErr_Occurred())) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "keepalive cannot be deleted");
+        return -1;
+    }
+    if (k != AP_CONN_UNKNOWN && k != AP_CONN_CLOSE && k != AP_CONN_KEEPALIVE) {
+        PyErr_SetString(PyExc_ValueError, "keepalive must be AP_CONN_UNKNOWN, "
+                        "AP_CONN_CLOSE or AP_CONN_KEEPALIVE");
+        return -1;
+    }
+    self->c->keepalive = (ap_conn_keepalive_e)k;
+    return 0;
+}
+
+static PyObject *conn_log_error(mp_conn *self, PyObject *args)
+{
+    return mp_log_error(self->c->base_server, NULL, self->c, args);
+}
+
+#define GET(name, id) {name, (getter)conn_get, NULL, NULL, (void *)(intptr_t)(id)}
+static PyGetSetDef conn_getset[] = {
+    GET("client_ip", C_CLIENT_IP), GET("remote_ip", C_CLIENT_IP),
+    GET("local_ip", C_LOCAL_IP), GET("client_addr", C_CLIENT_ADDR),
+    GET("remote_addr", C_CLIENT_ADDR), GET("local_addr", C_LOCAL_ADDR),
+    GET("remote_host", C_REMOTE_HOST), GET("local_host", C_LOCAL_HOST),
+    GET("id", C_ID), GET("keepalives", C_KEEPALIVES),
+    {"keepalive", (getter)conn_get, (setter)conn_set_keepalive, NULL, (void *)C_KEEPALIVE},
+    GET("aborted", C_ABORTED), GET("remote_logname", C_LOGNAME),
+    GET("base_server", C_BASE_SERVER), GET("notes", C_NOTES),
+    {NULL}
+};
+#undef GET
+
+static PyMethodDef conn_methods[] = {
+    {"log_error", (PyCFunction)conn_log_error, METH_VARARGS, NULL},
+    {NULL}
+};
+
+static void conn_dealloc(mp_conn *self)
+{
+    Py_XDECREF(self->notes);
+    PyObject_Free(self);
+}
+
+PyTypeObject mp_conn_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mod_python.connection",
+    .tp_basicsize = sizeof(mp_conn),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = (destructor)conn_dealloc,
+    .tp_getset = conn_getset,
+    .tp_methods = conn_methods,
+};
