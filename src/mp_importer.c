@@ -161,32 +161,49 @@ static int is_file(const char *path, struct stat *st)
     return stat(path, st) == 0 && S_ISREG(st->st_mode);
 }
 
+/* A path we cached whose file is gone: keep serving it (st_nlink 0 tells
+ * the caller there is no stat to trust). */
+static int cached_gone(PyObject *cache, const char *path, struct stat *st)
+{
+    PyObject *key = PyUnicode_FromString(path);
+    int has = key && PyDict_GetItemWithError(cache, key) != NULL;
+
+    Py_XDECREF(key);
+    PyErr_Clear();
+    if (has)
+        memset(st, 0, sizeof(*st));
+    return has;
+}
+
 /* Try `base` and `base.py`: a new normalised str, or NULL (no error). */
-static PyObject *try_file(const char *dir, const char *name, struct stat *st)
+static PyObject *try_file(PyObject *cache, const char *dir, const char *name,
+                          struct stat *st)
 {
     char buf[4096];
-    int n;
+    size_t n;
+    int r;
 
     if (dir)
-        n = snprintf(buf, sizeof(buf) - 3, "%s/%s", dir, name);
+        r = snprintf(buf, sizeof(buf) - 3, "%s/%s", dir, name);
     else
-        n = snprintf(buf, sizeof(buf) - 3, "%s", name);
-    if (n < 0 || n >= (int)sizeof(buf) - 3 || buf[0] != '/')
+        r = snprintf(buf, sizeof(buf) - 3, "%s", name);
+    if (r < 0 || r >= (int)sizeof(buf) - 3 || buf[0] != '/')
         return NULL;
     normalise(buf);
-    n = (int)strlen(buf);
+    n = strlen(buf);
     if (n < 3 || strcmp(buf + n - 3, ".py") != 0)
         strcat(buf, ".py");
-    if (!is_file(buf, st)) {
-        buf[strlen(buf) - 3] = '\0';
-        if (!is_file(buf, st))
-            return NULL;
-    }
-    return PyUnicode_FromString(buf);
+    if (is_file(buf, st) || cached_gone(cache, buf, st))
+        return PyUnicode_FromString(buf);
+    buf[strlen(buf) - 3] = '\0';
+    if (is_file(buf, st))
+        return PyUnicode_FromString(buf);
+    return NULL;
 }
 
 /* NAME.py in each directory of `dirs` (a list, or NULL). */
-static PyObject *search_dirs(PyObject *dirs, const char *name, struct stat *st)
+static PyObject *search_dirs(PyObject *cache, PyObject *dirs, const char *name,
+                             struct stat *st)
 {
     if (!dirs || !PyList_Check(dirs))
         return NULL;
@@ -197,7 +214,7 @@ static PyObject *search_dirs(PyObject *dirs, const char *name, struct stat *st)
             PyErr_Clear();
             continue;
         }
-        PyObject *found = try_file(ds, name, st);
+        PyObject *found = try_file(cache, ds, name, st);
         if (found)
             return found;
     }
@@ -235,18 +252,19 @@ static PyObject *search_plain(mp_importer *imp, const char *name,
     char dir[4096];
     PyObject *found, *extra;
 
-    if ((found = search_dirs(path, name, st)))
+    if ((found = search_dirs(imp->cache, path, name, st)))
         return found;
     if (module_dir(imp, globals, dir, sizeof(dir))) {
-        if ((found = try_file(dir, name, st)))
+        if ((found = try_file(imp->cache, dir, name, st)))
             return found;
-        if ((found = search_dirs(PyDict_GetItem(globals, imp->s_mp_path), name, st)))
+        if ((found = search_dirs(imp->cache, PyDict_GetItem(globals, imp->s_mp_path),
+                                 name, st)))
             return found;
     }
     extra = imp->host->search_path(imp->host->data);
     if (!extra)
         return NULL;
-    found = search_dirs(extra, name, st);
+    found = search_dirs(imp->cache, extra, name, st);
     Py_DECREF(extra);
     return found;
 }
@@ -261,16 +279,16 @@ static PyObject *resolve(mp_importer *imp, const char *name, PyObject *path,
     PyObject *found;
 
     if (name[0] == '/') {
-        found = try_file(NULL, name, st);
+        found = try_file(imp->cache, NULL, name, st);
     } else if (name[0] == '~' && name[1] == '/') {
         base = imp->host->handler_dir(imp->host->data);
-        found = base ? try_file(base, name + 2, st) : NULL;
+        found = base ? try_file(imp->cache, base, name + 2, st) : NULL;
     } else if (strncmp(name, "./", 2) == 0 || strncmp(name, "../", 3) == 0) {
         if (module_dir(imp, globals, dir, sizeof(dir)))
             base = dir;
         else
             base = imp->host->handler_dir(imp->host->data);
-        found = base ? try_file(base, name, st) : NULL;
+        found = base ? try_file(imp->cache, base, name, st) : NULL;
     } else if (strchr(name, '/')) {
         PyErr_Format(PyExc_ImportError,
                      "module name '%s': use an absolute path, '~/', './' or '../'",
@@ -750,6 +768,8 @@ static PyObject *import_path(mp_importer *imp, PyObject *path,
     if (autoreload < 0)
         autoreload = imp->host->autoreload(imp->host->data);
     check = autoreload && !imp->frozen;
+    if (st && st->st_nlink == 0)
+        st = NULL;  /* found in the cache only: its file is gone */
     if (e->module && (!check || entry_fresh(imp, e, st, 0))) {
         e->hits++;
         m = e->module;
@@ -900,8 +920,11 @@ static int tree_add(mp_importer *imp, PyObject *lines, PyObject *path,
     int cyc = PySet_Contains(seen, path);
     PyObject *line;
 
-    line = PyUnicode_FromFormat("%*s%U (generation %lu, loads %lu, hits %lu)%s",
-                                depth * 2, "", path, e ? e->generation : 0UL,
+    static const char pad[] = "                                ";
+    int indent = depth * 2 < (int)sizeof(pad) - 1 ? depth * 2 : (int)sizeof(pad) - 1;
+
+    line = PyUnicode_FromFormat("%s%U (generation %lu, loads %lu, hits %lu)%s",
+                                pad + sizeof(pad) - 1 - indent, path, e ? e->generation : 0UL,
                                 e ? e->load_count : 0UL, e ? e->hits : 0UL,
                                 !e ? " [not loaded]" : cyc ? " [...]" : "");
     if (!line || PyList_Append(lines, line) < 0) {

@@ -1,0 +1,256 @@
+"""Start a real httpd from the build tree on a free 127.0.0.1 port.
+
+Used by the integration tests and by the demo.  The server runs its
+children as an unprivileged user (www-data), from a tree under /tmp that
+user can read, with a clean environment, and is always stopped by its pid
+file.
+"""
+import http.client
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import textwrap
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MODULE = os.path.join(ROOT, "src", ".libs", "mod_python.so")
+HTTPD = "/usr/sbin/apache2"
+MODULES_DIR = "/usr/lib/apache2/modules"
+RUN_USER = os.environ.get("MP_TEST_USER", "www-data")
+CLEAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+
+MPM_SETTINGS = {
+    "prefork": """
+        StartServers 2
+        MinSpareServers 1
+        MaxSpareServers 4
+        MaxRequestWorkers 8
+    """,
+    "worker": """
+        StartServers 1
+        ServerLimit 2
+        ThreadsPerChild 16
+        MaxRequestWorkers 32
+        MinSpareThreads 1
+        MaxSpareThreads 32
+    """,
+    "event": """
+        StartServers 1
+        ServerLimit 2
+        ThreadsPerChild 16
+        MaxRequestWorkers 32
+        MinSpareThreads 1
+        MaxSpareThreads 32
+    """,
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def __repr__(self):
+        return "<Response %d %r>" % (self.status, self.body[:200])
+
+
+class Httpd:
+    """One httpd instance: write files into .root, configure, start, stop."""
+
+    def __init__(self, mpm="event", prefix="mp-test-"):
+        self.mpm = mpm
+        self.root = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+        os.chmod(self.root, 0o755)
+        self.port = free_port()
+        self.htdocs = self.path("htdocs")
+        os.makedirs(self.htdocs)
+        os.makedirs(self.path("run"))
+        os.makedirs(self.path("logs"))
+        user = pwd.getpwnam(RUN_USER)
+        os.chown(self.path("logs"), user.pw_uid, user.pw_gid)
+        # The Python half, where the unprivileged children can read it.
+        shutil.copytree(os.path.join(ROOT, "lib", "python"), self.path("lib"))
+        self.pidfile = self.path("run", "httpd.pid")
+        self.error_log = self.path("logs", "error.log")
+        self.conf = self.path("httpd.conf")
+        self.started = False
+        self.extra_env = {}
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    def write(self, relpath, text, mode=0o644):
+        """Write a file under the test tree (dedented); returns its path."""
+        p = self.path(relpath)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "w") as f:
+            f.write(textwrap.dedent(text))
+        os.chmod(p, mode)
+        return p
+
+    def config(self, body, loglevel="notice", modules=()):
+        mods = ["authz_core", "authn_core", "auth_basic", "authz_user", "mime",
+                "alias", "dir"] + list(modules)
+        loads = "\n".join("LoadModule %s_module %s/mod_%s.so" % (m, MODULES_DIR, m)
+                          for m in mods)
+        conf = """
+            ServerRoot {root}
+            Listen 127.0.0.1:{port}
+            ServerName localhost
+            PidFile {pidfile}
+            ErrorLog {error_log}
+            LogLevel {loglevel}
+            DefaultRuntimeDir {root}/run
+            Mutex file:{root}/run default
+            User {user}
+            Group {user}
+            LoadModule mpm_{mpm}_module {modules_dir}/mod_mpm_{mpm}.so
+            {loads}
+            LoadModule python_module {module}
+            TypesConfig /etc/mime.types
+            DocumentRoot {htdocs}
+            KeepAlive On
+            MaxKeepAliveRequests 0
+            GracefulShutdownTimeout 10
+            {mpm_settings}
+            <Directory />
+                AllowOverride None
+                Require all granted
+            </Directory>
+        """.format(root=self.root, port=self.port, pidfile=self.pidfile,
+                   error_log=self.error_log, loglevel=loglevel, user=RUN_USER,
+                   mpm=self.mpm, modules_dir=MODULES_DIR, loads=loads,
+                   module=MODULE, htdocs=self.htdocs,
+                   mpm_settings=textwrap.dedent(MPM_SETTINGS[self.mpm]))
+        with open(self.conf, "w") as f:
+            f.write(textwrap.dedent(conf) + "\n" + textwrap.dedent(body) + "\n")
+
+    def env(self):
+        env = {"PATH": CLEAN_PATH, "PYTHONPATH": self.path("lib"), "LANG": "C.UTF-8"}
+        env.update(self.extra_env)
+        return env
+
+    def ctl(self, *args, check=True):
+        return subprocess.run([HTTPD, "-f", self.conf] + list(args), env=self.env(),
+                              capture_output=True, text=True, check=check, timeout=60)
+
+    def configtest(self):
+        """(ok, output) of httpd -t."""
+        r = self.ctl("-t", check=False)
+        return r.returncode == 0, r.stdout + r.stderr
+
+    def pid(self):
+        try:
+            with open(self.pidfile) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def start(self):
+        r = self.ctl("-k", "start", check=False)
+        if r.returncode != 0:
+            raise RuntimeError("httpd failed to start:\n%s%s\n%s" % (
+                r.stdout, r.stderr, self.log()))
+        self.started = True
+        self.wait_up()
+
+    def wait_up(self, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    if self.pid():
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("httpd did not come up:\n" + self.log())
+
+    def graceful(self):
+        generation = self.log().count("resuming normal operations")
+        self.ctl("-k", "graceful")
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.log().count("resuming normal operations") > generation:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("graceful restart did not complete:\n" + self.log())
+
+    def stop(self):
+        """Stop by the pid file and wait until the parent is gone."""
+        pid = self.pid()
+        if not pid:
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            raise RuntimeError("httpd (pid %d) did not stop" % pid)
+        self.started = False
+
+    def children(self):
+        """pids whose parent is the httpd parent."""
+        pid = self.pid()
+        out = []
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open("/proc/%s/stat" % d) as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                    if int(fields[1]) == pid:
+                        out.append(int(d))
+                except OSError:
+                    pass
+        return out
+
+    def cleanup(self):
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def log(self):
+        try:
+            with open(self.error_log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def request(self, path, method="GET", host=None, headers=None, body=None,
+                timeout=30):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            h = dict(headers or {})
+            if host:
+                h["Host"] = host
+            conn.request(method, path, body=body, headers=h)
+            r = conn.getresponse()
+            return Response(r.status, r.headers, r.read())
+        finally:
+            conn.close()
+
+    get = request
