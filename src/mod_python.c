@@ -31,10 +31,14 @@ static void mp_child_init(apr_pool_t *p, server_rec *s)
 
 static int mp_post_read_request(request_rec *r)
 {
-    /* PythonInitHandler at server level runs first; header_parser runs it
-     * later only where this did not (sub-requests, internal redirects). */
-    int rc = mp_run_phase(r, MP_INIT);
+    /* PythonInitHandler at server level runs here, first; inside a
+     * directory it runs at header_parser instead (mod_python's rule). */
+    const mp_dir_config *c = mp_dir_conf(r);
+    int rc;
 
+    if (!c->handlers[MP_INIT])
+        return mp_run_phase(r, MP_POST_READ_REQUEST);
+    rc = mp_run_phase(r, MP_INIT);
     apr_table_setn(r->notes, "python_init_ran", "1");
     if (rc != OK && rc != DECLINED)
         return rc;
@@ -97,14 +101,16 @@ static void mp_register_hooks(apr_pool_t *p)
     ap_hook_post_config(mp_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(mp_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(mp_post_read_request, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_translate_name(mp_trans, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Where the first module to answer wins, a configured Python handler
+     * answers before httpd's own defaults (mod_mime, mod_auth_basic...). */
+    ap_hook_translate_name(mp_trans, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_header_parser(mp_header_parser, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_access_checker(mp_access, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_check_authn(mp_authen, NULL, NULL, APR_HOOK_MIDDLE,
+    ap_hook_check_authn(mp_authen, NULL, NULL, APR_HOOK_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);
-    ap_hook_check_authz(mp_authz, NULL, NULL, APR_HOOK_MIDDLE,
+    ap_hook_check_authz(mp_authz, NULL, NULL, APR_HOOK_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);
-    ap_hook_type_checker(mp_type, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_type_checker(mp_type, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_fixups(mp_fixup, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(mp_handler_hook, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(mp_log, NULL, NULL, APR_HOOK_MIDDLE);

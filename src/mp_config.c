@@ -147,27 +147,58 @@ static int is_section(const ap_directive_t *d, const char *name)
     return d && !strcasecmp(d->directive, name);
 }
 
-/* The directory a handler directive belongs to: `<Directory /d>` gives
- * "/d/"; .htaccess its directory; server level, <Location> and regex or
- * wildcard sections give none. */
+static int is_wrapper(const ap_directive_t *d)
+{
+    static const char *const names[] = {
+        "<Files", "<FilesMatch", "<Limit", "<LimitExcept", "<If", "<ElseIf",
+        "<Else", "<IfModule", "<IfDefine", "<IfVersion", "<IfFile", NULL
+    };
+
+    for (int i = 0; names[i]; i++)
+        if (is_section(d, names[i]))
+            return 1;
+    return 0;
+}
+
+/* "/d>" or "\"/d\">" of a <Directory> section, as a canonical directory
+ * with a trailing '/'; NULL for regex and wildcard sections. */
+static const char *section_dir(cmd_parms *cmd, const ap_directive_t *d)
+{
+    const char *args = d->args;
+    char *dir, *end, *canon;
+
+    dir = ap_getword_conf(cmd->temp_pool, &args);
+    if ((end = strrchr(dir, '>')))
+        *end = '\0';
+    if (!*dir || dir[0] == '~' || apr_fnmatch_test(dir))
+        return NULL;
+    if (apr_filepath_merge(&canon, NULL, dir, APR_FILEPATH_TRUENAME, cmd->pool))
+        return NULL;
+    return canon[strlen(canon) - 1] == '/' ? canon : apr_pstrcat(cmd->pool, canon, "/", NULL);
+}
+
+/* The directory a handler directive belongs to: `<Directory /d>` (and any
+ * <Files> or <If> inside it) gives "/d/"; .htaccess its directory; server
+ * level, <Location> and regex or wildcard sections give none. */
 static const char *handler_directory(cmd_parms *cmd)
 {
     const ap_directive_t *d = cmd->directive ? cmd->directive->parent : NULL;
+    const char *file;
+    int wrapped = 0;
 
-    while (d && (is_section(d, "<Files") || is_section(d, "<FilesMatch") ||
-                 is_section(d, "<Limit") || is_section(d, "<LimitExcept") ||
-                 is_section(d, "<If") || is_section(d, "<ElseIf") ||
-                 is_section(d, "<Else") || is_section(d, "<IfModule") ||
-                 is_section(d, "<IfDefine")))
-        d = d->parent;
+    for (; d && is_wrapper(d); d = d->parent)
+        wrapped = 1;
+    if (d)
+        return is_section(d, "<Directory") ? section_dir(cmd, d) : NULL;
     if (!cmd->path)
-        return NULL;
-    if (!d)  /* .htaccess: cmd->path is its directory */
-        return cmd->path;
-    if (!is_section(d, "<Directory") || (d->args && d->args[0] == '~') ||
-        apr_fnmatch_test(cmd->path))
-        return NULL;
-    return cmd->path;  /* httpd made it canonical, with a trailing '/' */
+        return NULL;          /* server or virtual host level */
+    if (!wrapped)
+        return cmd->path;     /* .htaccess: httpd gives its directory */
+    /* <Files> inside .htaccess: cmd->path is the pattern, use the file's. */
+    file = cmd->directive->filename;
+    if (file && strrchr(file, '/') && strrchr(file, '/')[1] == '.')
+        return apr_pstrndup(cmd->pool, file, strrchr(file, '/') - file + 1);
+    return NULL;
 }
 
 /* Directives outside any section apply to the server config too, so that

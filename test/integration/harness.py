@@ -104,7 +104,7 @@ class Httpd:
         return p
 
     def config(self, body, loglevel="notice", modules=()):
-        mods = ["authz_core", "authn_core", "auth_basic", "authz_user", "mime",
+        mods = ["authz_core", "authn_core", "authz_user", "mime",
                 "alias", "dir"] + list(modules)
         loads = "\n".join("LoadModule %s_module %s/mod_%s.so" % (m, MODULES_DIR, m)
                           for m in mods)
