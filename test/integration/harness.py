@@ -72,11 +72,15 @@ class Response:
 class Httpd:
     """One httpd instance: write files into .root, configure, start, stop."""
 
-    def __init__(self, mpm="event", prefix="mp-test-"):
+    def __init__(self, mpm="event", prefix="mp-test-", root=None, port=None):
         self.mpm = mpm
-        self.root = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+        if root:
+            os.makedirs(root)
+            self.root = root
+        else:
+            self.root = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
         os.chmod(self.root, 0o755)
-        self.port = free_port()
+        self.port = port or free_port()
         self.htdocs = self.path("htdocs")
         os.makedirs(self.htdocs)
         os.makedirs(self.path("run"))

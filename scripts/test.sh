@@ -1,0 +1,9 @@
+#!/bin/sh
+# Build everything and run the whole test suite: the Check units, then the
+# integration tests against real httpd servers (prefork, worker, event).
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/deps.sh
+sh scripts/build.sh
+make check-unit
+/usr/bin/python3 -m pytest -q -p no:cacheprovider test/integration "$@"
