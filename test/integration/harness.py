@@ -182,6 +182,8 @@ class Httpd:
                         return
             except OSError:
                 pass
+            if "Configuration Failed" in self.log():
+                break
             time.sleep(0.05)
         raise RuntimeError("httpd did not come up:\n" + self.log())
 

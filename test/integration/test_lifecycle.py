@@ -126,5 +126,4 @@ def test_python_home_directive(httpd_factory):
         f.write(conf + "\nPythonHome /nonexistent/python/home\n")
     with pytest.raises(RuntimeError):
         h.start()
-    assert "cannot start Python (home '/nonexistent/python/home')" in h.log() or \
-        "encodings" in h.log()
+    assert "cannot start Python (home '/nonexistent/python/home')" in h.log()
