@@ -55,6 +55,25 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_for(predicate, timeout=5.0, interval=0.02):
+    """Poll until predicate() is true; what runs after the response (log
+    and cleanup phases, pool cleanups) finishes a moment later."""
+    deadline = time.time() + timeout
+    while True:
+        v = predicate()
+        if v or time.time() > deadline:
+            return v
+        time.sleep(interval)
+
+
+def read_file(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status

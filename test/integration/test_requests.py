@@ -6,7 +6,7 @@ import re
 import pytest
 
 from conftest import MPMS
-from harness import Httpd
+from harness import Httpd, read_file, wait_for
 
 APP = {
     "htdocs/app/hello.py": """
@@ -438,9 +438,9 @@ def test_phases_in_order(srv):
     assert phases == "init,headerparser,access,authen,authz,type,fixup,handler,"
     assert user == "alice" and ctype == "text/x-python-typed"
     assert srv.get("/phases/index.txt?deny").status == 403
-    with open(srv.path("logs", "phases.log")) as f:
-        text = f.read()
-    assert "log:/phases/index.txt" in text and "cleanup:/phases/index.txt" in text
+    log = srv.path("logs", "phases.log")
+    assert wait_for(lambda: "log:/phases/index.txt" in read_file(log))
+    assert wait_for(lambda: "cleanup:/phases/index.txt" in read_file(log))
 
 
 def test_trans_handler(srv):
@@ -479,8 +479,8 @@ def test_misc_methods(srv):
     assert r.status == 200, srv.log()
     assert r.body == b"\nimport os|sent 10"
     assert "misc handler says hi" in srv.log()
-    with open(srv.path("logs", "phases.log")) as f:
-        assert "registered cleanup ran" in f.read()
+    log = srv.path("logs", "phases.log")
+    assert wait_for(lambda: "registered cleanup ran" in read_file(log))
     assert srv.get("/app/redirect").body == b"Hello, world!\n"
     assert srv.get("/app/add").body == b"first;two;"
 
