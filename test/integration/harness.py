@@ -126,7 +126,7 @@ class Httpd:
         os.chmod(p, mode)
         return p
 
-    def config(self, body, loglevel="notice", modules=()):
+    def config(self, body, loglevel="notice", modules=(), mpm_settings=None):
         mods = ["authz_core", "authn_core", "authz_user", "mime",
                 "alias", "dir"] + list(modules)
         loads = "\n".join("LoadModule %s_module %s/mod_%s.so" % (m, MODULES_DIR, m)
@@ -159,7 +159,7 @@ class Httpd:
                    error_log=self.error_log, loglevel=loglevel, user=RUN_USER,
                    mpm=self.mpm, modules_dir=MODULES_DIR, loads=loads,
                    module=MODULE, htdocs=self.htdocs,
-                   mpm_settings=textwrap.dedent(MPM_SETTINGS[self.mpm]))
+                   mpm_settings=textwrap.dedent(mpm_settings or MPM_SETTINGS[self.mpm]))
         with open(self.conf, "w") as f:
             f.write(textwrap.dedent(conf) + "\n" + textwrap.dedent(body) + "\n")
 
