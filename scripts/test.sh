@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 sh scripts/deps.sh
 sh scripts/build.sh
 make check-unit
+make check-valgrind   # the same suite under valgrind memcheck: must be clean
 /usr/bin/python3 -m pytest -q -p no:cacheprovider test/integration "$@"
