@@ -100,8 +100,10 @@ apr_table_t *mp_table_get(PyObject *o);
 extern PyTypeObject mp_table_type;
 
 typedef struct mp_request mp_request;
-PyObject *mp_request_new(request_rec *r, const char *interp_name);
-void mp_request_set_phase(PyObject *req, const char *phase);
+/* `interp_name` and `phase` are str objects the caller keeps alive (the
+ * request takes its own references); phase may be Py_None. */
+PyObject *mp_request_new(request_rec *r, PyObject *interp_name);
+void mp_request_set_phase(PyObject *req, PyObject *phase);
 PyObject *mp_request_modcache(PyObject *req);
 void mp_request_detach(PyObject *req);
 /* req.add_handler(): run `spec` later in this request, in phase `phase`. */

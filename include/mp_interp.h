@@ -6,6 +6,8 @@
 
 #include "mod_python.h"
 
+#include <pthread.h>
+
 typedef struct mp_interp {
     char *name;
     PyInterpreterState *istate;
@@ -16,8 +18,19 @@ typedef struct mp_interp {
     PyObject *path_done;     /* set of PythonPath strings already applied */
     PyObject *importer_paths;/* {mod_python.importer.path string: list} */
     PyThread_type_lock path_lock;
+    PyObject *name_obj;      /* the name as a str */
+    PyObject *phase_names[MP_NPHASES]; /* "PythonHandler"... as str */
+    /* Objects whose last reference went in a thread without the GIL (the
+     * end of a request): released the next time the interpreter is
+     * entered, sparing every request a second GIL round trip. */
+    pthread_mutex_t pending_mu;
+    struct mp_pending *pending;
     struct mp_interp *next;
 } mp_interp;
+
+/* Drop a reference to `obj` (of interpreter `in`) without holding the GIL:
+ * done at the next mp_interp_enter(in). */
+void mp_interp_release_later(mp_interp *in, PyObject *obj);
 
 /* Start Python in the parent (once per process; later calls do nothing). */
 apr_status_t mp_python_init(apr_pool_t *p, server_rec *s, const char *home);

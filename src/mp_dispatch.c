@@ -183,16 +183,15 @@ out:
 
 /* ------------------------------------------------------ request objects */
 
+/* The request is over: the object stops touching request_rec now, and is
+ * released the next time its interpreter is entered. */
 static apr_status_t reqobj_release(void *data)
 {
     mp_reqobj *o = data;
-    mp_interp *in = mp_interp_enter(o->interp->name, mp_main_server);
 
-    if (in) {
-        mp_request_detach(o->req);
-        Py_CLEAR(o->req);
-        mp_interp_leave(in);
-    }
+    mp_request_detach(o->req);
+    mp_interp_release_later(o->interp, o->req);
+    o->req = NULL;
     return APR_SUCCESS;
 }
 
@@ -206,7 +205,7 @@ static PyObject *request_object(mp_interp *in, request_rec *r)
         if (o->interp == in)
             return o->req;
     o = apr_pcalloc(r->pool, sizeof(*o));
-    if (!(o->req = mp_request_new(r, in->name)))
+    if (!(o->req = mp_request_new(r, in->name_obj)))
         return NULL;
     o->interp = in;
     o->next = st->objs;
@@ -336,7 +335,7 @@ static int run_list(mp_interp *in, request_rec *r, const mp_dir_config *c,
     }
     if (apply_python_path(in, c->python_path, r, r->server) < 0)
         return HTTP_INTERNAL_SERVER_ERROR;
-    mp_request_set_phase(ctx->req, mp_phases[phase].directive);
+    mp_request_set_phase(ctx->req, in->phase_names[phase]);
     /* The configured handlers, then those added by req.add_handler(), even
      * while this phase runs (nelts is read at every step). */
     for (int pass = 0; pass < 2; pass++) {
@@ -352,7 +351,7 @@ static int run_list(mp_interp *in, request_rec *r, const mp_dir_config *c,
         }
     }
 done:
-    mp_request_set_phase(ctx->req, NULL);
+    mp_request_set_phase(ctx->req, Py_None);
     return rc;
 }
 

@@ -13,6 +13,7 @@
  * called while `mu` is held, so a thread holding `mu` never waits for the GIL.
  */
 #include "mp_importer.h"
+#include "mp_watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,9 +43,13 @@ typedef struct mp_importer {
     PyObject *s_mp_info;    /* interned "__mp_info__" */
     PyObject *s_mp_path;    /* interned "__mp_path__" */
     PyObject *s_file;       /* interned "__file__" */
+    PyObject *resolved;     /* {(name, path, importer file, search list): (file, watched)} */
+    unsigned long resolved_epoch;
     pthread_mutex_t mu;
     unsigned long generation;
     int frozen;
+    int notify;             /* use file-change notification (else stat) */
+    unsigned long stats;    /* stat() calls made, for introspection */
 } mp_importer;
 
 struct mp_entry {
@@ -61,6 +66,9 @@ struct mp_entry {
     unsigned long load_count;
     unsigned long hits;
     double last_check;
+    unsigned long load_epoch;     /* watch epoch polled before the last load */
+    unsigned long verified_epoch; /* epoch at which the whole tree was fresh */
+    int watched;            /* its directory is watched: no stat needed */
     int failed;             /* the last load attempt raised */
     int warned_removed;
     mp_tinfo *owner;        /* guarded by mu */
@@ -79,6 +87,9 @@ typedef struct mp_frame {
 
 static __thread mp_tinfo tl_info;
 static __thread mp_frame *tl_frame;
+/* While a resolution is to be cached: cleared if a directory searched
+ * cannot be watched (a new file there would go unnoticed). */
+static __thread int *tl_search_watched;
 
 static PyTypeObject mp_entry_type;
 static PyTypeObject mp_importer_type;
@@ -156,17 +167,33 @@ static void normalise(char *p)
     *out = '\0';
 }
 
-static int is_file(const char *path, struct stat *st)
+static int is_file(mp_importer *imp, const char *path, struct stat *st)
 {
+    imp->stats++;
     return stat(path, st) == 0 && S_ISREG(st->st_mode);
+}
+
+/* Watch the directory of `path`; clear *ok if it cannot be watched. */
+static void watch_parent(const char *path, int *ok)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+
+    if (n >= sizeof(dir))
+        n = 0;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    if (mp_watch_dir(n ? dir : "/") < 0)
+        *ok = 0;
 }
 
 /* A path we cached whose file is gone: keep serving it (st_nlink 0 tells
  * the caller there is no stat to trust). */
-static int cached_gone(PyObject *cache, const char *path, struct stat *st)
+static int cached_gone(mp_importer *imp, const char *path, struct stat *st)
 {
     PyObject *key = PyUnicode_FromString(path);
-    int has = key && PyDict_GetItemWithError(cache, key) != NULL;
+    int has = key && PyDict_GetItemWithError(imp->cache, key) != NULL;
 
     Py_XDECREF(key);
     PyErr_Clear();
@@ -176,7 +203,7 @@ static int cached_gone(PyObject *cache, const char *path, struct stat *st)
 }
 
 /* Try `base` and `base.py`: a new normalised str, or NULL (no error). */
-static PyObject *try_file(PyObject *cache, const char *dir, const char *name,
+static PyObject *try_file(mp_importer *imp, const char *dir, const char *name,
                           struct stat *st)
 {
     char buf[4096];
@@ -190,19 +217,21 @@ static PyObject *try_file(PyObject *cache, const char *dir, const char *name,
     if (r < 0 || r >= (int)sizeof(buf) - 3 || buf[0] != '/')
         return NULL;
     normalise(buf);
+    if (tl_search_watched && *tl_search_watched)
+        watch_parent(buf, tl_search_watched);
     n = strlen(buf);
     if (n < 3 || strcmp(buf + n - 3, ".py") != 0)
         strcat(buf, ".py");
-    if (is_file(buf, st) || cached_gone(cache, buf, st))
+    if (is_file(imp, buf, st) || cached_gone(imp, buf, st))
         return PyUnicode_FromString(buf);
     buf[strlen(buf) - 3] = '\0';
-    if (is_file(buf, st))
+    if (is_file(imp, buf, st))
         return PyUnicode_FromString(buf);
     return NULL;
 }
 
 /* NAME.py in each directory of `dirs` (a list, or NULL). */
-static PyObject *search_dirs(PyObject *cache, PyObject *dirs, const char *name,
+static PyObject *search_dirs(mp_importer *imp, PyObject *dirs, const char *name,
                              struct stat *st)
 {
     if (!dirs || !PyList_Check(dirs))
@@ -214,7 +243,7 @@ static PyObject *search_dirs(PyObject *cache, PyObject *dirs, const char *name,
             PyErr_Clear();
             continue;
         }
-        PyObject *found = try_file(cache, ds, name, st);
+        PyObject *found = try_file(imp, ds, name, st);
         if (found)
             return found;
     }
@@ -252,19 +281,19 @@ static PyObject *search_plain(mp_importer *imp, const char *name,
     char dir[4096];
     PyObject *found, *extra;
 
-    if ((found = search_dirs(imp->cache, path, name, st)))
+    if ((found = search_dirs(imp, path, name, st)))
         return found;
     if (module_dir(imp, globals, dir, sizeof(dir))) {
-        if ((found = try_file(imp->cache, dir, name, st)))
+        if ((found = try_file(imp, dir, name, st)))
             return found;
-        if ((found = search_dirs(imp->cache, PyDict_GetItem(globals, imp->s_mp_path),
+        if ((found = search_dirs(imp, PyDict_GetItem(globals, imp->s_mp_path),
                                  name, st)))
             return found;
     }
     extra = imp->host->search_path(imp->host->data);
     if (!extra)
         return NULL;
-    found = search_dirs(imp->cache, extra, name, st);
+    found = search_dirs(imp, extra, name, st);
     Py_DECREF(extra);
     return found;
 }
@@ -279,16 +308,16 @@ static PyObject *resolve(mp_importer *imp, const char *name, PyObject *path,
     PyObject *found;
 
     if (name[0] == '/') {
-        found = try_file(imp->cache, NULL, name, st);
+        found = try_file(imp, NULL, name, st);
     } else if (name[0] == '~' && name[1] == '/') {
         base = imp->host->handler_dir(imp->host->data);
-        found = base ? try_file(imp->cache, base, name + 2, st) : NULL;
+        found = base ? try_file(imp, base, name + 2, st) : NULL;
     } else if (strncmp(name, "./", 2) == 0 || strncmp(name, "../", 3) == 0) {
         if (module_dir(imp, globals, dir, sizeof(dir)))
             base = dir;
         else
             base = imp->host->handler_dir(imp->host->data);
-        found = base ? try_file(imp->cache, base, name, st) : NULL;
+        found = base ? try_file(imp, base, name, st) : NULL;
     } else if (strchr(name, '/')) {
         PyErr_Format(PyExc_ImportError,
                      "module name '%s': use an absolute path, '~/', './' or '../'",
@@ -351,6 +380,8 @@ static mp_entry *entry_new(PyObject *path)
     e->generation = e->load_count = e->hits = 0;
     e->last_check = 0;
     e->failed = e->warned_removed = 0;
+    e->load_epoch = e->verified_epoch = 0;
+    e->watched = 0;
     e->owner = NULL;
     e->waiters = 0;
     pthread_cond_init(&e->cv, NULL);
@@ -456,13 +487,50 @@ static int entry_has_waiters(mp_importer *imp, mp_entry *e)
 
 /* ------------------------------------------------------------- freshness */
 
+static void warn_removed(mp_importer *imp, mp_entry *e)
+{
+    if (!e->warned_removed) {
+        e->warned_removed = 1;
+        imp_log(imp, 1, "Module file removed, keeping the cached module", e->path);
+    }
+}
+
+/* Has e's own file changed since it was loaded?  With notification on
+ * and its directory watched, an event naming it says so (exact, even for
+ * a same-size rewrite within one clock tick) and no syscall is needed;
+ * otherwise compare stat() with what was loaded.  A removed file is not a
+ * change: the cached module keeps serving. */
+static int file_changed(mp_importer *imp, mp_entry *e, const struct stat *st,
+                        unsigned long epoch)
+{
+    const char *path = PyUnicode_AsUTF8(e->path);
+    struct stat own;
+
+    if (epoch && e->watched) {
+        if (mp_watch_changed(path) <= e->load_epoch)
+            return 0;
+        st = NULL;  /* an event: still, a removed file is not a change */
+    }
+    if (!st) {
+        imp->stats++;
+        if (stat(path, &own) != 0) {
+            warn_removed(imp, e);
+            return 0;
+        }
+        if (epoch && e->watched)
+            return 1;
+        st = &own;
+    }
+    return stat_differs(e, st);
+}
+
 /* Is `e` usable as it is: loaded, its file unchanged, every child (any
  * depth) fresh and not reloaded after it?  1 yes, 0 no.  `st` is the file's
- * stat when the caller already has it. */
+ * stat when the caller already has it; *watched is cleared when some file
+ * of the tree had to be checked with stat. */
 static int entry_fresh(mp_importer *imp, mp_entry *e, const struct stat *st,
-                       int depth)
+                       unsigned long epoch, int depth, int *watched)
 {
-    struct stat own;
     PyObject *kids;
     int fresh = 1;
 
@@ -470,17 +538,10 @@ static int entry_fresh(mp_importer *imp, mp_entry *e, const struct stat *st,
         return 0;
     if (depth > MP_MAX_DEPTH)
         return 1;
-    if (!st) {
-        if (stat(PyUnicode_AsUTF8(e->path), &own) == 0) {
-            st = &own;
-        } else if (!e->warned_removed) {
-            e->warned_removed = 1;
-            imp_log(imp, 1, "Module file removed, keeping the cached module",
-                    e->path);
-        }
-    }
     e->last_check = now();
-    if (st && stat_differs(e, st))
+    if (!(epoch && e->watched))
+        *watched = 0;
+    if (file_changed(imp, e, st, epoch))
         return 0;
     kids = e->children;
     Py_INCREF(kids);
@@ -488,10 +549,32 @@ static int entry_fresh(mp_importer *imp, mp_entry *e, const struct stat *st,
         mp_entry *c = (mp_entry *)PyDict_GetItem(imp->cache,
                                                  PyTuple_GET_ITEM(kids, i));
         fresh = c && c->generation <= e->generation &&
-                entry_fresh(imp, c, NULL, depth + 1);
+                entry_fresh(imp, c, NULL, epoch, depth + 1, watched);
     }
     Py_DECREF(kids);
     return fresh;
+}
+
+/* The watch epoch for this check: polled once per request (remembered in
+ * the request's module cache), on every call outside a request; 0 when
+ * notification is off. */
+static unsigned long current_epoch(mp_importer *imp, PyObject *rcache)
+{
+    PyObject *v;
+    unsigned long e;
+
+    if (!imp->notify)
+        return 0;
+    if (rcache && (v = PyDict_GetItem(rcache, (PyObject *)imp)))
+        return PyLong_AsUnsignedLong(v);
+    e = mp_watch_poll();
+    if (rcache && (v = PyLong_FromUnsignedLong(e))) {
+        if (PyDict_SetItem(rcache, (PyObject *)imp, v) < 0)
+            PyErr_Clear();
+        Py_DECREF(v);
+    }
+    PyErr_Clear();
+    return e;
 }
 
 /* -------------------------------------------------------------- loading */
@@ -629,8 +712,15 @@ static int entry_load(mp_importer *imp, mp_entry *e, int log)
     const char *path = PyUnicode_AsUTF8(e->path);
     PyObject *src = NULL, *code = NULL, *mod = NULL, *r = NULL, *kids = NULL;
     struct stat st;
-    int rc = -1;
+    unsigned long epoch = 0;
+    int rc = -1, watched = imp->notify;
 
+    /* Watch first, then take the epoch, then read: a change after the read
+     * is an event after this epoch. */
+    if (watched)
+        watch_parent(path, &watched);
+    if (watched)
+        epoch = mp_watch_poll();
     if (!(src = read_source(path, &st)))
         goto done;
     code = Py_CompileStringExFlags(PyBytes_AS_STRING(src), path,
@@ -647,6 +737,8 @@ static int entry_load(mp_importer *imp, mp_entry *e, int log)
     mod = NULL;
     Py_XSETREF(e->children, kids);
     stat_record(e, &st);
+    e->load_epoch = epoch;
+    e->watched = epoch != 0;
     e->generation = ++imp->generation;
     e->load_count++;
     e->failed = 0;
@@ -684,11 +776,11 @@ static void note_child(mp_importer *imp, PyObject *path)
 
 /* With the entry lock held: bring children up to date, then (re)load `e`
  * if it is still stale.  0 or -1 with an exception. */
-static int entry_refresh(mp_importer *imp, mp_entry *e, int check, int log)
+static int entry_refresh(mp_importer *imp, mp_entry *e, int check, int log,
+                         unsigned long epoch)
 {
     PyObject *kids = e->children;
     mp_frame *outer = tl_frame;
-    struct stat st;
     int stale = !e->module || e->failed;
 
     if (e->module && !check)
@@ -709,8 +801,8 @@ static int entry_refresh(mp_importer *imp, mp_entry *e, int check, int log)
     }
     tl_frame = outer;
     Py_DECREF(kids);
-    if (!stale && stat(PyUnicode_AsUTF8(e->path), &st) == 0)
-        stale = stat_differs(e, &st);
+    if (!stale)
+        stale = file_changed(imp, e, NULL, epoch);
     return stale ? entry_load(imp, e, log) : 0;
 }
 
@@ -727,14 +819,15 @@ static PyObject *partial_module(mp_importer *imp, mp_entry *e, int log)
     return m;
 }
 
-static PyObject *import_slow(mp_importer *imp, mp_entry *e, int check, int log)
+static PyObject *import_slow(mp_importer *imp, mp_entry *e, int check, int log,
+                             unsigned long epoch)
 {
     PyObject *m = NULL;
     int rc = entry_lock(imp, e);
 
     if (rc != LOCK_OWNED)
         return partial_module(imp, e, log);
-    if (entry_refresh(imp, e, check, log) == 0) {
+    if (entry_refresh(imp, e, check, log, epoch) == 0) {
         m = e->module;
         Py_INCREF(m);
         if (PyDict_SetDefault(imp->cache, e->path, (PyObject *)e) == NULL)
@@ -751,10 +844,36 @@ static PyObject *import_slow(mp_importer *imp, mp_entry *e, int check, int log)
     return m;
 }
 
+/* Is e (and its whole tree) fresh?  Once a check found the tree fresh with
+ * every file watched, the answer holds until the next file event: O(1). */
+static int tree_fresh(mp_importer *imp, mp_entry *e, const struct stat *st,
+                      unsigned long epoch)
+{
+    int watched = 1;
+
+    if (!e->module || e->failed)
+        return 0;
+    if (epoch && e->verified_epoch == epoch)
+        return 1;
+    if (!entry_fresh(imp, e, st, epoch, 0, &watched))
+        return 0;
+    if (epoch && watched)
+        e->verified_epoch = epoch;
+    return 1;
+}
+
+static int want_check(mp_importer *imp, int autoreload)
+{
+    if (imp->frozen)
+        return 0;
+    return autoreload < 0 ? imp->host->autoreload(imp->host->data) : autoreload;
+}
+
 static PyObject *import_path(mp_importer *imp, PyObject *path,
                              const struct stat *st, int autoreload, int log)
 {
     PyObject *rcache = imp->host->request_cache(imp->host->data), *m;
+    unsigned long epoch = 0;
     mp_entry *e;
     int check;
 
@@ -765,17 +884,17 @@ static PyObject *import_path(mp_importer *imp, PyObject *path,
     }
     if (!(e = entry_get(imp, path)))
         return NULL;
-    if (autoreload < 0)
-        autoreload = imp->host->autoreload(imp->host->data);
-    check = autoreload && !imp->frozen;
+    check = want_check(imp, autoreload);
+    if (check)
+        epoch = current_epoch(imp, rcache);
     if (st && st->st_nlink == 0)
         st = NULL;  /* found in the cache only: its file is gone */
-    if (e->module && (!check || entry_fresh(imp, e, st, 0))) {
+    if (e->module && (!check || tree_fresh(imp, e, st, epoch))) {
         e->hits++;
         m = e->module;
         Py_INCREF(m);
     } else {
-        m = import_slow(imp, e, check, log);
+        m = import_slow(imp, e, check, log, epoch);
     }
     /* Partial modules (cycles) are not dependencies, nor cached per request. */
     if (m && m != e->loading) {
@@ -799,23 +918,93 @@ static PyObject *standard_import(PyObject *name)
     return PyImport_GetModule(name);
 }
 
-static PyObject *do_import(mp_importer *imp, PyObject *name, int autoreload,
-                           int log, PyObject *path, PyObject *globals)
+/* The resolution cache key: everything a plain name's search depends on. */
+static PyObject *resolve_key(mp_importer *imp, PyObject *name, PyObject *path,
+                             PyObject *globals)
+{
+    PyObject *p = NULL, *extra = NULL, *x = NULL, *key = NULL;
+    PyObject *file = Py_None;
+
+    if (globals && PyDict_Check(globals) && PyDict_GetItem(globals, imp->s_mp_info) &&
+        !(file = PyDict_GetItem(globals, imp->s_file)))
+        file = Py_None;
+    if (path && PyList_Check(path) && !(p = PyList_AsTuple(path)))
+        return NULL;
+    extra = imp->host->search_path(imp->host->data);
+    if (extra && !(x = PyList_AsTuple(extra)))
+        goto done;
+    if (!PyErr_Occurred())
+        key = PyTuple_Pack(4, name, p ? p : Py_None, file, x ? x : Py_None);
+done:
+    Py_XDECREF(p);
+    Py_XDECREF(extra);
+    Py_XDECREF(x);
+    return key;
+}
+
+/* resolve(), remembered: for good when modules are not checked; while no
+ * file event happened, when they are and every directory searched is
+ * watched.  Relative forms ("~/", "./") are resolved every time.
+ * st->st_nlink is 0 when no stat was made. */
+static PyObject *resolve_cached(mp_importer *imp, PyObject *name, PyObject *path,
+                                PyObject *globals, struct stat *st, int check,
+                                unsigned long epoch)
 {
     const char *s = PyUnicode_AsUTF8(name);
-    struct stat st;
-    PyObject *file, *m;
+    PyObject *key, *hit, *file, *val;
+    int watched = imp->notify;
 
     if (!s)
         return NULL;
+    if (s[0] == '~' || s[0] == '.' || (check && !epoch))
+        return resolve(imp, s, path, globals, st);
+    if (check && imp->resolved_epoch != epoch) {
+        PyDict_Clear(imp->resolved);
+        imp->resolved_epoch = epoch;
+    }
+    if (!(key = resolve_key(imp, name, path, globals)))
+        return NULL;
+    hit = PyDict_GetItem(imp->resolved, key);
+    if (hit && (!check || PyTuple_GET_ITEM(hit, 1) == Py_True)) {
+        Py_DECREF(key);
+        memset(st, 0, sizeof(*st));
+        file = PyTuple_GET_ITEM(hit, 0);
+        if (file == Py_None)
+            return NULL;
+        Py_INCREF(file);
+        return file;
+    }
+    tl_search_watched = watched ? &watched : NULL;
+    file = resolve(imp, s, path, globals, st);
+    tl_search_watched = NULL;
+    if (!PyErr_Occurred()) {
+        val = Py_BuildValue("(OO)", file ? file : Py_None, watched ? Py_True : Py_False);
+        if (!val || PyDict_SetItem(imp->resolved, key, val) < 0)
+            PyErr_Clear();
+        Py_XDECREF(val);
+    }
+    Py_DECREF(key);
+    return file;
+}
+
+static PyObject *do_import(mp_importer *imp, PyObject *name, int autoreload,
+                           int log, PyObject *path, PyObject *globals)
+{
+    PyObject *file, *m;
+    struct stat st;
+    int check = want_check(imp, autoreload);
+    unsigned long epoch = 0;
+
     if (path && path != Py_None && !PyList_Check(path)) {
         PyErr_SetString(PyExc_TypeError, "import_module(): path must be a list or None");
         return NULL;
     }
-    file = resolve(imp, s, path, globals, &st);
+    if (check)
+        epoch = current_epoch(imp, imp->host->request_cache(imp->host->data));
+    file = resolve_cached(imp, name, path, globals, &st, check, epoch);
     if (!file)
         return PyErr_Occurred() ? NULL : standard_import(name);
-    m = import_path(imp, file, &st, autoreload, log);
+    m = import_path(imp, file, &st, check, log);
     Py_DECREF(file);
     return m;
 }
@@ -871,9 +1060,12 @@ static PyObject *imp_hook(mp_importer *imp, PyObject *args, PyObject *kw)
         globals && PyDict_Check(globals) &&
         PyDict_GetItem(globals, imp->s_mp_info)) {
         struct stat st;
-        PyObject *file = search_plain(imp, s, NULL, globals, &st), *m;
+        int check = want_check(imp, -1);
+        unsigned long epoch = check ? current_epoch(imp,
+                                  imp->host->request_cache(imp->host->data)) : 0;
+        PyObject *file = resolve_cached(imp, name, NULL, globals, &st, check, epoch), *m;
         if (file) {
-            m = import_path(imp, file, &st, -1, -1);
+            m = import_path(imp, file, &st, check, -1);
             Py_DECREF(file);
             return m;
         }
@@ -987,14 +1179,42 @@ static PyMethodDef imp_methods[] = {
     {NULL}
 };
 
+static PyObject *imp_get_stats(mp_importer *imp, void *unused)
+{
+    return PyLong_FromUnsignedLong(imp->stats);
+}
+
+static PyObject *imp_get_notify(mp_importer *imp, void *unused)
+{
+    return PyBool_FromLong(imp->notify);
+}
+
+static int imp_set_notify(mp_importer *imp, PyObject *v, void *unused)
+{
+    int on = v ? PyObject_IsTrue(v) : -1;
+
+    if (on < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "notify cannot be deleted");
+        return -1;
+    }
+    imp->notify = on;
+    PyDict_Clear(imp->resolved);
+    return 0;
+}
+
 static PyGetSetDef imp_getset[] = {
     {"frozen", (getter)imp_get_frozen, NULL, "freeze() was called", NULL},
+    {"notify", (getter)imp_get_notify, (setter)imp_set_notify,
+     "use file-change notification (inotify) rather than stat()", NULL},
+    {"stat_calls", (getter)imp_get_stats, NULL, "stat() calls made so far", NULL},
     {NULL}
 };
 
 static int imp_traverse(mp_importer *imp, visitproc visit, void *arg)
 {
     Py_VISIT(imp->cache);
+    Py_VISIT(imp->resolved);
     Py_VISIT(imp->builtins);
     Py_VISIT(imp->orig_import);
     return 0;
@@ -1003,6 +1223,7 @@ static int imp_traverse(mp_importer *imp, visitproc visit, void *arg)
 static int imp_clear(mp_importer *imp)
 {
     Py_CLEAR(imp->cache);
+    Py_CLEAR(imp->resolved);
     Py_CLEAR(imp->builtins);
     Py_CLEAR(imp->orig_import);
     return 0;
@@ -1146,9 +1367,11 @@ PyObject *mp_importer_new(const mp_importer_host *host, const char *interp_name)
     if (!imp)
         return NULL;
     imp->host = host;
-    imp->cache = imp->builtins = imp->orig_import = NULL;
-    imp->generation = 0;
+    imp->cache = imp->builtins = imp->orig_import = imp->resolved = NULL;
+    imp->generation = imp->resolved_epoch = 0;
     imp->frozen = 0;
+    imp->notify = 1;
+    imp->stats = 0;
     pthread_mutex_init(&imp->mu, NULL);
     imp->interp_name = PyMem_Malloc(strlen(interp_name) + 1);
     imp->s_mp_info = PyUnicode_InternFromString("__mp_info__");
@@ -1156,7 +1379,8 @@ PyObject *mp_importer_new(const mp_importer_host *host, const char *interp_name)
     imp->s_file = PyUnicode_InternFromString("__file__");
     PyObject_GC_Track(imp);
     if (!imp->interp_name || !imp->s_mp_info || !imp->s_mp_path ||
-        !imp->s_file || !(imp->cache = PyDict_New()) || make_builtins(imp) < 0) {
+        !imp->s_file || !(imp->cache = PyDict_New()) ||
+        !(imp->resolved = PyDict_New()) || make_builtins(imp) < 0) {
         if (!PyErr_Occurred())
             PyErr_NoMemory();
         Py_DECREF(imp);

@@ -22,6 +22,11 @@ typedef struct mp_tstate {
     struct mp_tstate *next;
 } mp_tstate;
 
+typedef struct mp_pending {
+    PyObject *obj;
+    struct mp_pending *next;
+} mp_pending;
+
 static mp_interp *registry;                 /* guarded by registry_mu */
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t create_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -191,6 +196,15 @@ static int bind_importer(PyObject *apmod, PyObject *importer)
     return 0;
 }
 
+/* PythonOption mod_python.importer.notify Off (server level): check module
+ * files with stat() only, e.g. on NFS where inotify misses remote changes. */
+static int notify_off(server_rec *s)
+{
+    const char *v = apr_table_get(mp_srv_conf(s)->conf->options,
+                                  "mod_python.importer.notify");
+    return v && (!strcasecmp(v, "off") || !strcmp(v, "0") || !strcasecmp(v, "false"));
+}
+
 /* Populate a new interpreter: _apache, the importer, mod_python.apache. */
 static int interp_setup(mp_interp *in, server_rec *s)
 {
@@ -212,6 +226,13 @@ static int interp_setup(mp_interp *in, server_rec *s)
         !(name = PyUnicode_FromString(in->name)) ||
         PyObject_SetAttrString(in->apache, "interpreter", name) < 0 ||
         PyRun_SimpleString("import sys\nsys.argv = ['mod_python']\n") < 0)
+        goto done;
+    if (!(in->name_obj = PyUnicode_InternFromString(in->name)))
+        goto done;
+    for (int i = 0; i < MP_NPHASES; i++)
+        if (!(in->phase_names[i] = PyUnicode_InternFromString(mp_phases[i].directive)))
+            goto done;
+    if (notify_off(s) && PyObject_SetAttrString(in->importer, "notify", Py_False) < 0)
         goto done;
     if (!(in->path_done = PySet_New(NULL)) ||
         !(in->importer_paths = PyDict_New()) ||
@@ -242,6 +263,7 @@ static mp_interp *interp_create(const char *name, server_rec *s)
         in = NULL;
         goto done;
     }
+    pthread_mutex_init(&in->pending_mu, NULL);
     PyEval_RestoreThread(main_tstate());
     ts = is_main ? main_tstate() : Py_NewInterpreter();
     if (!ts) {
@@ -271,6 +293,35 @@ done:
 
 /* ------------------------------------------------------------ enter/leave */
 
+void mp_interp_release_later(mp_interp *in, PyObject *obj)
+{
+    mp_pending *p = malloc(sizeof(*p));
+
+    if (!p)
+        return;  /* out of memory: leak the object rather than touch it */
+    p->obj = obj;
+    pthread_mutex_lock(&in->pending_mu);
+    p->next = in->pending;
+    in->pending = p;
+    pthread_mutex_unlock(&in->pending_mu);
+}
+
+/* With the GIL held in `in`. */
+static void release_pending(mp_interp *in)
+{
+    mp_pending *p, *next;
+
+    pthread_mutex_lock(&in->pending_mu);
+    p = in->pending;
+    in->pending = NULL;
+    pthread_mutex_unlock(&in->pending_mu);
+    for (; p; p = next) {
+        next = p->next;
+        Py_DECREF(p->obj);
+        free(p);
+    }
+}
+
 mp_interp *mp_interp_enter(const char *name, server_rec *s)
 {
     mp_interp *in;
@@ -291,6 +342,8 @@ mp_interp *mp_interp_enter(const char *name, server_rec *s)
         return NULL;
     PyEval_RestoreThread(ts);
     tl_current = in;
+    if (in->pending)  /* unlocked peek: a miss is caught next time */
+        release_pending(in);
     return in;
 }
 

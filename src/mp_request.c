@@ -24,7 +24,7 @@ struct mp_request {
     int body_eof;
 };
 
-PyObject *mp_request_new(request_rec *r, const char *interp_name)
+PyObject *mp_request_new(request_rec *r, PyObject *interp_name)
 {
     mp_request *self = PyObject_GC_New(mp_request, &mp_request_type);
 
@@ -36,24 +36,22 @@ PyObject *mp_request_new(request_rec *r, const char *interp_name)
     self->server = self->connection = self->rbuf = NULL;
     self->phase = Py_None;
     Py_INCREF(Py_None);
-    self->interpreter = PyUnicode_FromString(interp_name);
+    self->interpreter = interp_name;
+    Py_INCREF(interp_name);
     self->modcache = PyDict_New();
     self->body_ready = self->body_eof = 0;
     PyObject_GC_Track(self);
-    if (!self->interpreter || !self->modcache) {
+    if (!self->modcache) {
         Py_DECREF(self);
         return NULL;
     }
     return (PyObject *)self;
 }
 
-void mp_request_set_phase(PyObject *req, const char *phase)
+void mp_request_set_phase(PyObject *req, PyObject *phase)
 {
-    PyObject *p = phase ? PyUnicode_FromString(phase) : (Py_INCREF(Py_None), Py_None);
-
-    if (p)
-        Py_XSETREF(((mp_request *)req)->phase, p);
-    PyErr_Clear();
+    Py_INCREF(phase);
+    Py_XSETREF(((mp_request *)req)->phase, phase);
 }
 
 PyObject *mp_request_modcache(PyObject *req)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "mp_importer.h"
+#include "mp_watch.h"
 
 /* ------------------------------------------------------------ test host */
 
@@ -89,7 +90,13 @@ static PyObject *t_c_import(PyObject *m, PyObject *args)
     return mp_importer_import(imp, name, -1, -1, path);
 }
 
+static PyObject *t_epoch(PyObject *m, PyObject *u)
+{
+    return PyLong_FromUnsignedLong(mp_watch_poll());
+}
+
 static PyMethodDef t_methods[] = {
+    {"epoch", t_epoch, METH_NOARGS, NULL},
     {"set", t_set, METH_VARARGS, NULL},
     {"logs", t_logs, METH_NOARGS, NULL},
     {"c_import", t_c_import, METH_VARARGS, NULL},
@@ -115,6 +122,8 @@ static const char *prelude =
     "        os.utime(p, ns=(old + 10**9, old + 10**9))\n"
     "    return p\n"
     "def logs(): return list(mptest.logs())\n"
+    "def watching(): return imp.notify and mptest.epoch() > 0\n"
+    "NOTIFY = os.environ.get('MP_TEST_NOTIFY') != '0'\n"
     "def clear_logs(): del mptest.logs()[:]\n";
 
 static void setup(void)
@@ -140,6 +149,11 @@ static void setup(void)
     PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins());
     mod = mp_importer_new(&test_host, "test_interp");
     ck_assert_ptr_nonnull(mod);
+    /* Each test starts from a fresh watcher; MP_TEST_NOTIFY=0 runs the
+     * whole suite on the stat() fallback. */
+    mp_watch_reset();
+    if (getenv("MP_TEST_NOTIFY") && !strcmp(getenv("MP_TEST_NOTIFY"), "0"))
+        ck_assert_int_eq(PyObject_SetAttrString(mod, "notify", Py_False), 0);
     PyDict_SetItemString(globals, "imp", mod);
     Py_DECREF(mod);
     PyDict_SetItemString(globals, "tmp", PyUnicode_FromString(tmpdir));
@@ -474,6 +488,50 @@ PYTEST(test_reload_frees_old_modules,
     "print('RSS growth over 1000 reloads: %d KiB' % (grew // 1024))\n"
     "assert grew < 2 * 1024 * 1024, grew\n")
 
+PYTEST(test_fresh_tree_check_cost,
+    "for i in range(10): write('k%d.py' % i, 'V = %d\\n' % i)\n"
+    "write('wide.py', ''.join('import k%d\\n' % i for i in range(10)))\n"
+    "imp.import_module('wide', path=[tmp])\n"
+    "imp.import_module('wide', path=[tmp])\n"
+    "assert watching() == NOTIFY, 'inotify did not start'\n"
+    "before = imp.stat_calls\n"
+    "for i in range(100): imp.import_module('wide', path=[tmp])\n"
+    "spent = imp.stat_calls - before\n"
+    "if watching():\n"
+    "    assert spent == 0, 'a fresh watched tree needs no stat: %d' % spent\n"
+    "else:\n"
+    "    assert spent == 100 * 11, 'stat fallback: 11 files per call, got %d' % spent\n"
+    "write('k9.py', 'V = 99\\n')\n"
+    "assert imp.import_module('wide', path=[tmp]).k9.V == 99\n")
+
+/* Notification is exact: a rewrite that leaves size, mtime and inode as
+ * they were (two saves within one clock tick) is still seen. */
+PYTEST(test_notify_exact,
+    "p = write('same.py', 'V = 1\\n')\n"
+    "assert imp.import_module(p).V == 1\n"
+    "assert watching() == NOTIFY\n"
+    "if watching():\n"
+    "    st = os.stat(p)\n"
+    "    with open(p, 'w') as f: f.write('V = 2\\n')\n"
+    "    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))\n"
+    "    assert imp.import_module(p).V == 2, 'same-size same-mtime rewrite missed'\n"
+    "    mptest.set('autoreload', False)\n"
+    "    with open(p, 'w') as f: f.write('V = 3\\n')\n"
+    "    assert imp.import_module(p).V == 2, 'autoreload Off must not reload'\n"
+    "    mptest.set('autoreload', True)\n"
+    "    assert imp.import_module(p).V == 3\n")
+
+/* A file that appears earlier on the search path is found, also when the
+ * resolution was remembered. */
+PYTEST(test_new_file_shadows_after_cached_resolution,
+    "os.mkdir(tmp + '/first'); os.mkdir(tmp + '/second')\n"
+    "write('second/sh.py', 'WHERE = 2\\n')\n"
+    "dirs = [tmp + '/first', tmp + '/second']\n"
+    "for i in range(3): assert imp.import_module('sh', path=dirs).WHERE == 2\n"
+    "write('first/sh.py', 'WHERE = 1\\n')\n"
+    "assert imp.import_module('sh', path=dirs).WHERE == 1\n"
+    "os.unlink(tmp + '/first/sh.py')\n")
+
 static Suite *importer_suite(void)
 {
     Suite *s = suite_create("importer");
@@ -500,6 +558,9 @@ static Suite *importer_suite(void)
     tcase_add_test(tc, test_cross_thread_cycle_no_deadlock);
     tcase_add_test(tc, test_c_entry_point);
     tcase_add_test(tc, test_reload_frees_old_modules);
+    tcase_add_test(tc, test_fresh_tree_check_cost);
+    tcase_add_test(tc, test_notify_exact);
+    tcase_add_test(tc, test_new_file_shadows_after_cached_resolution);
     suite_add_tcase(s, tc);
     return s;
 }

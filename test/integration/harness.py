@@ -113,6 +113,7 @@ class Httpd:
         self.conf = self.path("httpd.conf")
         self.started = False
         self.extra_env = {}
+        self.launcher = []   # e.g. ["taskset", "-c", "0"]
 
     def path(self, *parts):
         return os.path.join(self.root, *parts)
@@ -126,11 +127,16 @@ class Httpd:
         os.chmod(p, mode)
         return p
 
-    def config(self, body, loglevel="notice", modules=(), mpm_settings=None):
+    def config(self, body, loglevel="notice", modules=(), mpm_settings=None,
+               python_module=MODULE):
+        """Write httpd.conf: our module from the build tree (or another
+        `python_module`, or none), then `body`."""
         mods = ["authz_core", "authn_core", "authz_user", "mime",
                 "alias", "dir"] + list(modules)
         loads = "\n".join("LoadModule %s_module %s/mod_%s.so" % (m, MODULES_DIR, m)
                           for m in mods)
+        if python_module:
+            loads += "\nLoadModule python_module %s" % python_module
         conf = """
             ServerRoot {root}
             Listen 127.0.0.1:{port}
@@ -144,7 +150,6 @@ class Httpd:
             Group {user}
             LoadModule mpm_{mpm}_module {modules_dir}/mod_mpm_{mpm}.so
             {loads}
-            LoadModule python_module {module}
             TypesConfig /etc/mime.types
             DocumentRoot {htdocs}
             KeepAlive On
@@ -158,7 +163,7 @@ class Httpd:
         """.format(root=self.root, port=self.port, pidfile=self.pidfile,
                    error_log=self.error_log, loglevel=loglevel, user=RUN_USER,
                    mpm=self.mpm, modules_dir=MODULES_DIR, loads=loads,
-                   module=MODULE, htdocs=self.htdocs,
+                   htdocs=self.htdocs,
                    mpm_settings=textwrap.dedent(mpm_settings or MPM_SETTINGS[self.mpm]))
         with open(self.conf, "w") as f:
             f.write(textwrap.dedent(conf) + "\n" + textwrap.dedent(body) + "\n")
@@ -169,7 +174,8 @@ class Httpd:
         return env
 
     def ctl(self, *args, check=True):
-        return subprocess.run([HTTPD, "-f", self.conf] + list(args), env=self.env(),
+        return subprocess.run(self.launcher + [HTTPD, "-f", self.conf] + list(args),
+                              env=self.env(),
                               capture_output=True, text=True, check=check, timeout=60)
 
     def configtest(self):

@@ -1,0 +1,20 @@
+/* File-change notification for the importer: one inotify instance per
+ * process.  Free of httpd and of Python; every function is thread-safe. */
+#ifndef MP_WATCH_H
+#define MP_WATCH_H
+
+/* Drain pending events; the current epoch, or 0 when notification is off
+ * (never started, unavailable, or given up): then use stat(). */
+unsigned long mp_watch_poll(void);
+
+/* Watch directory `dir` (normalised, no trailing '/'): 0, or -1 when it
+ * cannot be watched (modules there must be checked with stat()). */
+int mp_watch_dir(const char *dir);
+
+/* The epoch of the last event naming `path`, 0 if none. */
+unsigned long mp_watch_changed(const char *path);
+
+/* Forget everything and start again on next use (tests). */
+void mp_watch_reset(void);
+
+#endif
