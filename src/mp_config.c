@@ -47,12 +47,19 @@ void *mp_create_dir_config(apr_pool_t *p, char *dir)
     return c;
 }
 
+/* Merges run per request (httpd's directory walk): share a table when one
+ * side is empty; config tables are never written after start-up. */
 static apr_table_t *table_merge(apr_pool_t *p, apr_table_t *base, apr_table_t *add)
 {
-    apr_table_t *t = apr_table_copy(p, base);
     const apr_array_header_t *arr = apr_table_elts(add);
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    apr_table_t *t;
 
+    if (apr_is_empty_table(add))
+        return base;
+    if (apr_is_empty_table(base))
+        return add;
+    t = apr_table_copy(p, base);
     for (int i = 0; i < arr->nelts; i++)
         apr_table_set(t, e[i].key, e[i].val);  /* the child wins */
     return t;

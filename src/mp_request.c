@@ -79,20 +79,26 @@ static request_rec *live(mp_request *self)
 
 /* ------------------------------------------------------------ output */
 
+/* Small unflushed writes only append to httpd's buffer: giving the GIL up
+ * for them would cost more (a GIL hand-off per write) than it saves. */
+#define MP_WRITE_KEEP_GIL 8192
+
 static PyObject *req_write(mp_request *self, PyObject *args)
 {
     Py_buffer buf;
     int flush = 1, rc;
     request_rec *r = live(self);
-    mp_interp *in;
+    mp_interp *in = NULL;
 
     if (!r || !PyArg_ParseTuple(args, "s*|i:write", &buf, &flush))
         return NULL;
-    in = mp_interp_suspend();
+    if (flush || buf.len >= MP_WRITE_KEEP_GIL)
+        in = mp_interp_suspend();
     rc = buf.len ? ap_rwrite(buf.buf, (int)buf.len, r) : 0;
     if (rc >= 0 && flush)
         rc = ap_rflush(r);
-    mp_interp_resume(in);
+    if (in)
+        mp_interp_resume(in);
     PyBuffer_Release(&buf);
     if (rc < 0) {
         PyErr_SetString(PyExc_OSError, "Write failed, client closed connection.");
