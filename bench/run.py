@@ -275,10 +275,11 @@ def micro(args):
         h35.start()
         r = json.loads(h.get("/app/micro?micro", timeout=300).body)
         r.update(json.loads(h.get("/app/micro?reload", timeout=600).body))
+        r["change_to_response_ms"] = change_latency(h)
+        # last: freezing is for good in that interpreter
         r.update(json.loads(h.get("/app/micro?freeze", timeout=300).body))
         resp = h35.get("/app/micro", timeout=300)
         r.update(json.loads(resp.body) if resp.status == 200 else {"mp35_import_module": None})
-        r["change_to_response_ms"] = change_latency(h)
     finally:
         h.cleanup()
         h35.cleanup()
@@ -296,7 +297,8 @@ def change_latency(h):
                     "    req.write('v%d')\n    return apache.OK\n" % i)
         t = time.perf_counter()
         while h.get("/latest").body != b"v%d" % i:
-            pass
+            if time.perf_counter() - t > 10:
+                raise RuntimeError("the change was never served")
         best.append((time.perf_counter() - t) * 1000)
     return statistics.median(best)
 

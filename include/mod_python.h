@@ -87,6 +87,9 @@ int mp_parse_handler_spec(apr_pool_t *p, const char *spec, const char *deflt,
 /* ------------------------------------------------------------ dispatch */
 
 int mp_run_phase(request_rec *r, mp_phase phase);
+/* Log the pending Python exception's traceback, line by line, each line
+ * prefixed; clears it.  Never exits, whatever was raised (SystemExit). */
+void mp_log_exception(request_rec *r, server_rec *s, const char *prefix);
 void mp_run_imports(server_rec *s, apr_pool_t *p);
 void mp_register_cleanup_phase(request_rec *r);
 

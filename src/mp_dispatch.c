@@ -101,6 +101,14 @@ static void log_lines(request_rec *r, server_rec *s, const char *prefix,
     PyErr_Clear();
 }
 
+void mp_log_exception(request_rec *r, server_rec *s, const char *prefix)
+{
+    PyObject *lines = fetch_traceback();
+
+    log_lines(r, s, prefix, lines);
+    Py_XDECREF(lines);
+}
+
 /* A handler raised: log the traceback; with PythonDebug On also send it,
  * escaped, to the client. */
 static int report_error(request_rec *r, const mp_dir_config *c, mp_phase phase,
@@ -171,11 +179,8 @@ static int apply_python_path(mp_interp *in, const char *expr, request_rec *r,
     PyThread_release_lock(in->path_lock);
     rc = done > 0 ? 0 : -1;
 out:
-    if (rc < 0) {
-        PyObject *lines = fetch_traceback();
-        log_lines(r, s, "PythonPath", lines);
-        Py_XDECREF(lines);
-    }
+    if (rc < 0)
+        mp_log_exception(r, s, "PythonPath");
     Py_XDECREF(key);
     Py_XDECREF(val);
     return rc;
@@ -328,9 +333,7 @@ static int run_list(mp_interp *in, request_rec *r, const mp_dir_config *c,
     int rc = DECLINED;
 
     if (!(ctx->req = request_object(in, r))) {
-        PyObject *lines = fetch_traceback();
-        log_lines(r, NULL, "mod_python: cannot create the request object", lines);
-        Py_XDECREF(lines);
+        mp_log_exception(r, NULL, "mod_python: cannot create the request object");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (apply_python_path(in, c->python_path, r, r->server) < 0)
@@ -466,12 +469,10 @@ static void run_import(server_rec *s, const mp_import *imp)
     if (mod && imp->function && (fn = resolve_object(mod, imp->function)))
         res = PyObject_CallNoArgs(fn);
     if (PyErr_Occurred()) {
-        PyObject *lines = fetch_traceback();
         what = apr_psprintf(s->process->pool, "PythonImport %s%s%s (%s)",
                             imp->module, imp->function ? "::" : "",
                             imp->function ? imp->function : "", imp->where);
-        log_lines(NULL, s, what, lines);
-        Py_XDECREF(lines);
+        mp_log_exception(NULL, s, what);
     }
     Py_XDECREF(mod);
     Py_XDECREF(fn);

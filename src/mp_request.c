@@ -333,11 +333,8 @@ static apr_status_t run_cleanup(void *arg)
         return APR_SUCCESS;
     PyObject *r = c->data ? PyObject_CallOneArg(c->callable, c->data)
                           : PyObject_CallNoArgs(c->callable);
-    if (!r) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, mp_main_server,
-                     "mod_python: a cleanup registered with register_cleanup() raised:");
-        PyErr_Print();
-    }
+    if (!r)
+        mp_log_exception(NULL, mp_main_server, "register_cleanup callable");
     Py_XDECREF(r);
     Py_DECREF(c->callable);
     Py_XDECREF(c->data);
