@@ -3,6 +3,7 @@
  * `apachectl -t` with httpd's "Syntax error on line N" and our message
  * naming the directive. */
 #include "mod_python.h"
+#include "mp_path.h"
 
 #include "apr_fnmatch.h"
 #include "apr_lib.h"
@@ -109,41 +110,14 @@ void *mp_merge_srv_config(apr_pool_t *p, void *basev, void *addv)
 
 /* ------------------------------------------------------ handler specs */
 
-static int is_identifier_path(const char *s)
-{
-    /* dotted identifiers: "obj" or "obj.attr.method" */
-    int start = 1;
-
-    if (!*s)
-        return 0;
-    for (; *s; s++) {
-        if (*s == '.') {
-            if (start)
-                return 0;
-            start = 1;
-        } else if (apr_isalpha(*s) || *s == '_' || (!start && apr_isdigit(*s))) {
-            start = 0;
-        } else {
-            return 0;
-        }
-    }
-    return !start;
-}
-
 int mp_parse_handler_spec(apr_pool_t *p, const char *spec, const char *deflt,
                           const char **module, const char **object)
 {
-    const char *sep = strstr(spec, "::");
-    const char *mod = sep ? apr_pstrmemdup(p, spec, sep - spec) : spec;
-    const char *obj = sep ? sep + 2 : deflt;
+    char *mod = apr_palloc(p, strlen(spec) + 1);
 
-    if (!*mod || !is_identifier_path(obj))
-        return -1;
-    /* A module is a dotted name or a file path ("/x.py", "~/x", "./x"). */
-    if (!strchr(mod, '/') && !is_identifier_path(mod))
+    if (mp_split_handler_spec(spec, deflt, mod, strlen(spec) + 1, object) < 0)
         return -1;
     *module = mod;
-    *object = obj;
     return 0;
 }
 
@@ -327,8 +301,8 @@ static const char *import_cmd(cmd_parms *cmd, void *mconfig, const char *spec,
     imp->function = sep ? sep + 2 : NULL;
     imp->where = apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
                               cmd->directive->line_num);
-    if (!*imp->module || (imp->function && !is_identifier_path(imp->function)) ||
-        (!strchr(imp->module, '/') && !is_identifier_path(imp->module)))
+    if (!*imp->module || (imp->function && !mp_is_dotted_identifier(imp->function)) ||
+        (!strchr(imp->module, '/') && !mp_is_dotted_identifier(imp->module)))
         return apr_psprintf(cmd->pool, "PythonImport: invalid module '%s' "
                             "(expected module[::function])", spec);
     if (!*interp)

@@ -13,6 +13,7 @@
  * called while `mu` is held, so a thread holding `mu` never waits for the GIL.
  */
 #include "mp_importer.h"
+#include "mp_path.h"
 #include "mp_watch.h"
 
 #include <errno.h>
@@ -142,31 +143,6 @@ static void imp_log_exception(mp_importer *imp, const char *what, PyObject *path
 
 /* -------------------------------------------------------------- paths */
 
-/* Collapse "//", "/./" and "/../" of an absolute path, lexically: no
- * syscalls, since this runs on every import. */
-static void normalise(char *p)
-{
-    char *out = p, *in = p;
-
-    while (*in) {
-        if (in[0] == '/' && in[1] == '/') {
-            in++;
-        } else if (in[0] == '/' && in[1] == '.' && (in[2] == '/' || !in[2])) {
-            in += 2;
-        } else if (in[0] == '/' && in[1] == '.' && in[2] == '.' &&
-                   (in[3] == '/' || !in[3])) {
-            in += 3;
-            while (out > p && *--out != '/')
-                ;
-        } else {
-            *out++ = *in++;
-        }
-    }
-    if (out == p)
-        *out++ = '/';
-    *out = '\0';
-}
-
 static int is_file(mp_importer *imp, const char *path, struct stat *st)
 {
     imp->stats++;
@@ -216,7 +192,7 @@ static PyObject *try_file(mp_importer *imp, const char *dir, const char *name,
         r = snprintf(buf, sizeof(buf) - 3, "%s", name);
     if (r < 0 || r >= (int)sizeof(buf) - 3 || buf[0] != '/')
         return NULL;
-    normalise(buf);
+    mp_path_normalise(buf);
     if (tl_search_watched && *tl_search_watched)
         watch_parent(buf, tl_search_watched);
     n = strlen(buf);
@@ -307,25 +283,29 @@ static PyObject *resolve(mp_importer *imp, const char *name, PyObject *path,
     const char *base = NULL;
     PyObject *found;
 
-    if (name[0] == '/') {
+    switch (mp_name_classify(name)) {
+    case MP_NAME_ABSOLUTE:
         found = try_file(imp, NULL, name, st);
-    } else if (name[0] == '~' && name[1] == '/') {
+        break;
+    case MP_NAME_HOME:
         base = imp->host->handler_dir(imp->host->data);
         found = base ? try_file(imp, base, name + 2, st) : NULL;
-    } else if (strncmp(name, "./", 2) == 0 || strncmp(name, "../", 3) == 0) {
+        break;
+    case MP_NAME_RELATIVE:
         if (module_dir(imp, globals, dir, sizeof(dir)))
             base = dir;
         else
             base = imp->host->handler_dir(imp->host->data);
         found = base ? try_file(imp, base, name, st) : NULL;
-    } else if (strchr(name, '/')) {
+        break;
+    case MP_NAME_INVALID:
         PyErr_Format(PyExc_ImportError,
                      "module name '%s': use an absolute path, '~/', './' or '../'",
                      name);
         return NULL;
-    } else if (!name[0] || strchr(name, '.')) {
-        return NULL;  /* dotted: a package module, the standard import's */
-    } else {
+    case MP_NAME_DOTTED:
+        return NULL;  /* a package module: the standard import's */
+    default:
         return search_plain(imp, name, path, globals, st);
     }
     if (!found && !PyErr_Occurred())
