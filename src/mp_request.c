@@ -157,36 +157,72 @@ static PyObject *req_sendfile(mp_request *self, PyObject *args)
 
 /* ------------------------------------------------------------ input */
 
-/* Up to `want` more body bytes (all if want < 0), appended to rbuf. */
-static int fill(mp_request *self, request_rec *r, Py_ssize_t want)
+static int body_setup(mp_request *self, request_rec *r)
 {
-    char chunk[8192];
-    long n;
-    mp_interp *in;
+    int rc;
 
-    if (!self->body_ready) {
-        int rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK);
-        if (rc != OK) {
-            PyErr_Format(PyExc_OSError, "cannot read the request body (status %d)", rc);
-            return -1;
-        }
-        self->body_ready = 1;
-        self->body_eof = !ap_should_client_block(r);
+    if (self->body_ready)
+        return 0;
+    if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
+        PyErr_Format(PyExc_OSError, "cannot read the request body (status %d)", rc);
+        return -1;
     }
-    while (!self->body_eof && (want < 0 || PyBytes_GET_SIZE(self->rbuf) < want)) {
-        in = mp_interp_suspend();
-        n = ap_get_client_block(r, chunk, sizeof(chunk));
-        mp_interp_resume(in);
-        if (n < 0) {
-            PyErr_SetString(PyExc_OSError, "Client read error (timeout or closed connection)");
-            return -1;
-        }
-        if (n == 0) {
-            self->body_eof = 1;
+    self->body_ready = 1;
+    self->body_eof = !ap_should_client_block(r);
+    return 0;
+}
+
+/* Read up to `len` body bytes into buf (GIL released): count, 0 at the
+ * end, -1 with OSError. */
+static long body_read(mp_request *self, request_rec *r, char *buf, long len)
+{
+    mp_interp *in = mp_interp_suspend();
+    long n = ap_get_client_block(r, buf, len);
+
+    mp_interp_resume(in);
+    if (n < 0)
+        PyErr_SetString(PyExc_OSError, "Client read error (timeout or closed connection)");
+    if (n == 0)
+        self->body_eof = 1;
+    return n;
+}
+
+/* Read body bytes into rbuf until it holds `want` bytes or the body ends;
+ * with `one_read`, stop after the first read that brings anything (what
+ * readline() needs: not to wait for bytes after a newline). */
+static int fill(mp_request *self, request_rec *r, Py_ssize_t want, int one_read)
+{
+    Py_ssize_t have = PyBytes_GET_SIZE(self->rbuf);
+    PyObject *buf;
+    long n = 0;
+
+    if (body_setup(self, r) < 0)
+        return -1;
+    if (self->body_eof || have >= want)
+        return 0;
+    if (!(buf = PyBytes_FromStringAndSize(NULL, want)))
+        return -1;
+    memcpy(PyBytes_AS_STRING(buf), PyBytes_AS_STRING(self->rbuf), have);
+    while (have < want && !self->body_eof &&
+           (n = body_read(self, r, PyBytes_AS_STRING(buf) + have, (long)(want - have))) > 0) {
+        have += n;
+        if (one_read)
             break;
-        }
-        PyBytes_Concat(&self->rbuf, PyBytes_FromStringAndSize(chunk, n));
-        if (!self->rbuf)
+    }
+    if (n < 0 || _PyBytes_Resize(&buf, have) < 0) {
+        Py_XDECREF(buf);
+        return -1;
+    }
+    Py_SETREF(self->rbuf, buf);
+    return 0;
+}
+
+/* All the rest of the body. */
+static int fill_all(mp_request *self, request_rec *r)
+{
+    while (!self->body_eof) {
+        Py_ssize_t before = PyBytes_GET_SIZE(self->rbuf);
+        if (fill(self, r, before + (before < (1 << 16) ? (1 << 16) : before), 0) < 0)
             return -1;
     }
     return 0;
@@ -227,7 +263,7 @@ static PyObject *req_read(mp_request *self, PyObject *args)
     request_rec *r = live(self);
 
     if (!r || !PyArg_ParseTuple(args, "|n:read", &n) || ensure_rbuf(self) < 0 ||
-        fill(self, r, n) < 0)
+        (n < 0 ? fill_all(self, r) : fill(self, r, n, 0)) < 0)
         return NULL;
     return take(self, n);
 }
@@ -242,7 +278,7 @@ static PyObject *readline_impl(mp_request *self, request_rec *r, Py_ssize_t limi
             return take(self, limit >= 0 && nl - s + 1 > limit ? limit : nl - s + 1);
         if (self->body_eof || (limit >= 0 && have >= limit))
             return take(self, limit);
-        if (fill(self, r, have + 1) < 0)
+        if (fill(self, r, have + 8192, 1) < 0)
             return NULL;
     }
 }
@@ -254,7 +290,7 @@ static PyObject *req_readline(mp_request *self, PyObject *args)
 
     if (!r || !PyArg_ParseTuple(args, "|n:readline", &limit) || ensure_rbuf(self) < 0)
         return NULL;
-    if (!self->body_ready && fill(self, r, 0) < 0)
+    if (body_setup(self, r) < 0)
         return NULL;
     return readline_impl(self, r, limit);
 }
@@ -266,7 +302,7 @@ static PyObject *req_readlines(mp_request *self, PyObject *args)
     PyObject *out, *line;
 
     if (!r || !PyArg_ParseTuple(args, "|n:readlines", &hint) || ensure_rbuf(self) < 0 ||
-        (!self->body_ready && fill(self, r, 0) < 0) || !(out = PyList_New(0)))
+        body_setup(self, r) < 0 || !(out = PyList_New(0)))
         return NULL;
     while ((line = readline_impl(self, r, -1)) && PyBytes_GET_SIZE(line)) {
         total += PyBytes_GET_SIZE(line);
