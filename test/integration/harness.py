@@ -17,7 +17,19 @@ import textwrap
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MODULE = os.path.join(ROOT, "src", ".libs", "mod_python.so")
+# MP_MODULE: another build of the module (the ASan one, say).
+MODULE = os.environ.get("MP_MODULE") or os.path.join(ROOT, "src", ".libs", "mod_python.so")
+# MP_ASAN=1: the module was built with ASan + UBSan; preload their runtimes
+# into httpd and fail a test whose server wrote a report.
+ASAN = os.environ.get("MP_ASAN") == "1"
+
+
+def sanitizer_env(logdir):
+    libs = [subprocess.run(["gcc", "-print-file-name=" + lib], capture_output=True,
+                           text=True).stdout.strip() for lib in ("libasan.so", "libubsan.so")]
+    return {"LD_PRELOAD": ":".join(libs),
+            "ASAN_OPTIONS": "detect_leaks=0:log_path=%s/asan" % logdir,
+            "UBSAN_OPTIONS": "print_stacktrace=1:log_path=%s/ubsan" % logdir}
 HTTPD = "/usr/sbin/apache2"
 MODULES_DIR = "/usr/lib/apache2/modules"
 RUN_USER = os.environ.get("MP_TEST_USER", "www-data")
@@ -114,6 +126,8 @@ class Httpd:
         self.started = False
         self.extra_env = {}
         self.launcher = []   # e.g. ["taskset", "-c", "0"]
+        if ASAN:
+            self.extra_env.update(sanitizer_env(self.path("logs")))
 
     def path(self, *parts):
         return os.path.join(self.root, *parts)
@@ -258,9 +272,21 @@ class Httpd:
                     pass
         return out
 
+    def sanitizer_reports(self):
+        logs = self.path("logs")
+        out = []
+        for name in sorted(os.listdir(logs)) if os.path.isdir(logs) else []:
+            if name.startswith(("asan.", "ubsan.")):
+                with open(os.path.join(logs, name), errors="replace") as f:
+                    out.append(name + ":\n" + f.read())
+        return out
+
     def cleanup(self):
         try:
             self.stop()
+            reports = self.sanitizer_reports()
+            if reports:
+                raise AssertionError("sanitizer reports:\n" + "\n".join(reports)[:20000])
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 

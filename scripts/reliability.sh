@@ -1,0 +1,38 @@
+#!/bin/sh
+# Reliability and security, in full (issue 4): the fast subset of all this
+# already runs in scripts/test.sh.
+#   1. the importer's Check suite under valgrind memcheck and under
+#      ASan + UBSan (a separate --enable-asan build in build/asan);
+#   2. the integration suite against that ASan build of the module, loaded
+#      into httpd with the sanitizer runtimes preloaded: zero reports;
+#   3. load with modules rewritten under it for 30 s (64 connections,
+#      8 vhosts) and 20 graceful restarts under load, event and worker;
+#   4. the fuzz target for names, paths and handler specs (FUZZ_SECONDS).
+set -eu
+cd "$(dirname "$0")/.."
+MP_EXTRA_PKGS="clang libclang-rt-14-dev" sh scripts/deps.sh
+sh scripts/build.sh
+
+echo "== valgrind: Check suite"
+make check-valgrind
+
+echo "== ASan + UBSan build (build/asan)"
+rm -rf build/asan
+mkdir -p build/asan
+git ls-files -z | xargs -0 cp --parents -t build/asan
+(cd build/asan && autoconf && ./configure -q --with-python="${MP_PYTHON:-/usr/bin/python3}" --enable-asan \
+    && make >/dev/null && make check-asan)
+
+echo "== integration suite against the ASan module"
+MP_ASAN=1 MP_MODULE="$PWD/build/asan/src/.libs/mod_python.so" \
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider test/integration \
+    --deselect test/integration/test_stress.py
+
+echo "== load, rewrites and graceful restarts (full length)"
+MP_STRESS_SECONDS=30 MP_STRESS_RESTARTS=20 \
+    /usr/bin/python3 -m pytest -q -s -p no:cacheprovider test/integration/test_stress.py
+
+echo "== fuzzing for ${FUZZ_SECONDS:-60} s"
+make fuzz
+
+echo "reliability: all passed"
