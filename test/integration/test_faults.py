@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness import wait_for
+from harness import ASAN, wait_for
 
 BAD = """
 import os, sys, time
@@ -214,7 +214,8 @@ def test_huge_body_is_streamed_not_buffered(srv):
     n, after = post_body(srv, size)
     assert n == size
     grew = after - before
-    assert grew < size // 4, "the body was buffered: RSS grew by %d bytes" % grew
+    # (ASan's quarantine keeps freed memory: RSS says nothing there)
+    assert ASAN or grew < size // 4, "the body was buffered: RSS grew by %d bytes" % grew
 
 
 def test_slow_body_does_not_block_others(srv):
