@@ -25,6 +25,7 @@ typedef struct mp_interp {
      * entered, sparing every request a second GIL round trip. */
     pthread_mutex_t pending_mu;
     struct mp_pending *pending;
+    int broken;              /* set-up failed: never entered */
     struct mp_interp *next;
 } mp_interp;
 

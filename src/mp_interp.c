@@ -276,11 +276,10 @@ static mp_interp *interp_create(const char *name, server_rec *s)
     }
     in->istate = PyThreadState_GetInterpreter(ts);
     if (interp_setup(in, s) < 0 || remember_tstate(in, ts) < 0) {
-        /* Leave it half made rather than risk ending an interpreter whose
-         * modules may have started threads; it is not registered. */
-        PyEval_SaveThread();
-        in = NULL;
-        goto done;
+        /* Not ended (code run by site could have started threads, and
+         * ending it then is fatal), but registered as broken: requests get
+         * a 500 and no new interpreter is made, and leaked, for each. */
+        in->broken = 1;
     }
     PyEval_SaveThread();
     registry_add(in);
@@ -338,6 +337,12 @@ mp_interp *mp_interp_enter(const char *name, server_rec *s)
     }
     if (!(in = registry_find(name)) && !(in = interp_create(name, s)))
         return NULL;
+    if (in->broken) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "mod_python: interpreter '%s' "
+                     "failed to start (see the first error); restart httpd after "
+                     "fixing it", name);
+        return NULL;
+    }
     if (!(ts = thread_tstate(in)))
         return NULL;
     PyEval_RestoreThread(ts);

@@ -108,3 +108,26 @@ def test_runtime_errors_are_logged_and_server_keeps_serving(httpd_factory):
     assert "ModuleNotFoundError: No module named 'no_such_module_anywhere'" in log
     assert "AttributeError" in log and "no_such_function" in log
     assert "PythonHandler no_such_handler_module" in log
+
+
+def test_broken_python_install_is_a_500_not_a_crash(httpd_factory):
+    """If mod_python.apache cannot be imported, requests get a 500, the
+    reason is logged once, and no interpreter is made per request."""
+    h = httpd_factory("event")
+    with open(h.path("lib", "mod_python", "apache.py"), "a") as f:
+        f.write("\nraise ImportError('broken install')\n")
+    h.write("htdocs/ok.py", "def handler(req):\n    return 0\n")
+    h.config("""
+        <Directory {d}>
+            SetHandler mod_python
+            PythonHandler ok
+        </Directory>
+    """.format(d=h.htdocs))
+    h.start()
+    for _ in range(5):
+        assert h.get("/x").status == 500
+    log = h.log()
+    assert log.count("cannot set up the interpreter in interpreter 'localhost'") == 1, log
+    assert "ImportError: broken install" in log
+    assert log.count("failed to start (see the first error)") == 5
+    assert "exit signal" not in log
