@@ -898,28 +898,90 @@ static PyObject *standard_import(PyObject *name)
     return PyImport_GetModule(name);
 }
 
-/* The resolution cache key: everything a plain name's search depends on. */
-static PyObject *resolve_key(mp_importer *imp, PyObject *name, PyObject *path,
-                             PyObject *globals)
+/* The resolution cache: {name: [record, ...]}, a record being the tuple
+ * (path, importing file, search path, file found or None, watched) with
+ * path and search path as tuples or None.  A lookup compares a record's
+ * parts with the call's, element by element (the same str objects come
+ * back call after call, so mostly by pointer): no allocation, no hashing
+ * beyond the name's, on the hot path. */
+#define RESOLVED_PER_NAME 8
+
+enum { R_PATH, R_FILE, R_SEARCH, R_FOUND, R_WATCHED, R_SIZE };
+
+static int same_str(PyObject *a, PyObject *b)
 {
-    PyObject *p = NULL, *extra = NULL, *x = NULL, *key = NULL;
-    PyObject *file = Py_None;
+    return a == b || (PyUnicode_Check(a) && PyUnicode_Check(b) &&
+                      PyUnicode_Compare(a, b) == 0);
+}
+
+/* list (or NULL/None) against the tuple (or None) a record keeps */
+static int same_seq(PyObject *list, PyObject *tuple)
+{
+    Py_ssize_t n;
+
+    if (!list || list == Py_None || !PyList_Check(list))
+        return tuple == Py_None;
+    if (tuple == Py_None || (n = PyList_GET_SIZE(list)) != PyTuple_GET_SIZE(tuple))
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!same_str(PyList_GET_ITEM(list, i), PyTuple_GET_ITEM(tuple, i)))
+            return 0;
+    return 1;
+}
+
+static PyObject *importing_file(mp_importer *imp, PyObject *globals)
+{
+    PyObject *file;
 
     if (globals && PyDict_Check(globals) && PyDict_GetItem(globals, imp->s_mp_info) &&
-        !(file = PyDict_GetItem(globals, imp->s_file)))
-        file = Py_None;
-    if (path && PyList_Check(path) && !(p = PyList_AsTuple(path)))
-        return NULL;
-    extra = imp->host->search_path(imp->host->data);
-    if (extra && !(x = PyList_AsTuple(extra)))
-        goto done;
-    if (!PyErr_Occurred())
-        key = PyTuple_Pack(4, name, p ? p : Py_None, file, x ? x : Py_None);
-done:
-    Py_XDECREF(p);
-    Py_XDECREF(extra);
-    Py_XDECREF(x);
-    return key;
+        (file = PyDict_GetItem(globals, imp->s_file)))
+        return file;
+    return Py_None;
+}
+
+static PyObject *find_record(PyObject *records, PyObject *path, PyObject *file,
+                             PyObject *search)
+{
+    for (Py_ssize_t i = 0; records && i < PyList_GET_SIZE(records); i++) {
+        PyObject *r = PyList_GET_ITEM(records, i);
+        if (same_seq(path, PyTuple_GET_ITEM(r, R_PATH)) &&
+            same_str(file, PyTuple_GET_ITEM(r, R_FILE)) &&
+            same_seq(search, PyTuple_GET_ITEM(r, R_SEARCH)))
+            return r;
+    }
+    return NULL;
+}
+
+static PyObject *as_tuple(PyObject *list)
+{
+    if (!list || !PyList_Check(list)) {
+        Py_INCREF(Py_None);
+        return Py_None;
+    }
+    return PyList_AsTuple(list);
+}
+
+static void add_record(mp_importer *imp, PyObject *name, PyObject *path,
+                       PyObject *file, PyObject *search, PyObject *found,
+                       int watched, PyObject *stale)
+{
+    PyObject *records = PyDict_GetItem(imp->resolved, name), *r;
+    Py_ssize_t at;
+
+    if (stale && records && (at = PySequence_Index(records, stale)) >= 0)
+        PySequence_DelItem(records, at);  /* replaced, not duplicated */
+
+    r = Py_BuildValue("(NONOO)", as_tuple(path), file, as_tuple(search),
+                      found ? found : Py_None, watched ? Py_True : Py_False);
+    if (r && !records && (records = PyList_New(0)) &&
+        PyDict_SetItem(imp->resolved, name, records) == 0)
+        Py_DECREF(records);  /* the dict keeps it */
+    if (r && records && PyList_GET_SIZE(records) >= RESOLVED_PER_NAME)
+        PySequence_DelItem(records, 0);
+    if (r && records)
+        PyList_Append(records, r);
+    Py_XDECREF(r);
+    PyErr_Clear();
 }
 
 /* resolve(), remembered: for good when modules are not checked; while no
@@ -931,7 +993,7 @@ static PyObject *resolve_cached(mp_importer *imp, PyObject *name, PyObject *path
                                 unsigned long epoch)
 {
     const char *s = PyUnicode_AsUTF8(name);
-    PyObject *key, *hit, *file, *val;
+    PyObject *file = importing_file(imp, globals), *search, *rec, *found;
     int watched = imp->notify;
 
     if (!s)
@@ -942,29 +1004,26 @@ static PyObject *resolve_cached(mp_importer *imp, PyObject *name, PyObject *path
         PyDict_Clear(imp->resolved);
         imp->resolved_epoch = epoch;
     }
-    if (!(key = resolve_key(imp, name, path, globals)))
+    search = imp->host->search_path(imp->host->data);
+    if (!search && PyErr_Occurred())
         return NULL;
-    hit = PyDict_GetItem(imp->resolved, key);
-    if (hit && (!check || PyTuple_GET_ITEM(hit, 1) == Py_True)) {
-        Py_DECREF(key);
+    rec = find_record(PyDict_GetItem(imp->resolved, name), path, file, search);
+    if (rec && (!check || PyTuple_GET_ITEM(rec, R_WATCHED) == Py_True)) {
+        Py_XDECREF(search);
         memset(st, 0, sizeof(*st));
-        file = PyTuple_GET_ITEM(hit, 0);
-        if (file == Py_None)
+        found = PyTuple_GET_ITEM(rec, R_FOUND);
+        if (found == Py_None)
             return NULL;
-        Py_INCREF(file);
-        return file;
+        Py_INCREF(found);
+        return found;
     }
     tl_search_watched = watched ? &watched : NULL;
-    file = resolve(imp, s, path, globals, st);
+    found = resolve(imp, s, path, globals, st);
     tl_search_watched = NULL;
-    if (!PyErr_Occurred()) {
-        val = Py_BuildValue("(OO)", file ? file : Py_None, watched ? Py_True : Py_False);
-        if (!val || PyDict_SetItem(imp->resolved, key, val) < 0)
-            PyErr_Clear();
-        Py_XDECREF(val);
-    }
-    Py_DECREF(key);
-    return file;
+    if (!PyErr_Occurred())
+        add_record(imp, name, path, file, search, found, watched, rec);
+    Py_XDECREF(search);
+    return found;
 }
 
 static PyObject *do_import(mp_importer *imp, PyObject *name, int autoreload,
@@ -1007,20 +1066,43 @@ static int tristate(PyObject *o)
     return (!o || o == Py_None) ? -1 : PyObject_IsTrue(o);
 }
 
-static PyObject *imp_import_module(mp_importer *imp, PyObject *args, PyObject *kw)
+/* import_module(name, autoreload=None, log=None, path=None), parsed by
+ * hand (vectorcall): it is called on every request of some applications. */
+static PyObject *imp_import_module(mp_importer *imp, PyObject *const *args,
+                                   Py_ssize_t nargs, PyObject *kwnames)
 {
-    static char *kwlist[] = {"name", "autoreload", "log", "path", NULL};
-    PyObject *name, *ar = NULL, *lg = NULL, *path = NULL;
+    static const char *const names[] = {"name", "autoreload", "log", "path"};
+    PyObject *v[4] = {NULL, NULL, NULL, NULL};
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     int a, l;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "U|OOO:import_module", kwlist,
-                                     &name, &ar, &lg, &path))
+    if (nargs > 4) {
+        PyErr_SetString(PyExc_TypeError, "import_module() takes at most 4 arguments");
         return NULL;
-    if ((a = tristate(ar)) == -1 && PyErr_Occurred())
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        v[i] = args[i];
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        const char *kn = PyUnicode_AsUTF8(PyTuple_GET_ITEM(kwnames, k));
+        int i = 0;
+        while (i < 4 && kn && strcmp(kn, names[i]) != 0)
+            i++;
+        if (i == 4 || v[i]) {
+            PyErr_Format(PyExc_TypeError, "import_module() got %s argument '%s'",
+                         i == 4 ? "an unexpected" : "a duplicate", kn ? kn : "?");
+            return NULL;
+        }
+        v[i] = args[nargs + k];
+    }
+    if (!v[0] || !PyUnicode_Check(v[0])) {
+        PyErr_SetString(PyExc_TypeError, "import_module() needs a module name (str)");
         return NULL;
-    if ((l = tristate(lg)) == -1 && PyErr_Occurred())
+    }
+    if ((a = tristate(v[1])) == -1 && PyErr_Occurred())
         return NULL;
-    return do_import(imp, name, a, l, path, PyEval_GetGlobals());
+    if ((l = tristate(v[2])) == -1 && PyErr_Occurred())
+        return NULL;
+    return do_import(imp, v[0], a, l, v[3], PyEval_GetGlobals());
 }
 
 /* __import__ for managed modules: plain names found beside the module (or
@@ -1146,7 +1228,7 @@ static PyObject *imp_get_frozen(mp_importer *imp, void *unused)
 
 static PyMethodDef imp_methods[] = {
     {"import_module", (PyCFunction)(void (*)(void))imp_import_module,
-     METH_VARARGS | METH_KEYWORDS,
+     METH_FASTCALL | METH_KEYWORDS,
      "import_module(name, autoreload=None, log=None, path=None)"},
     {"__import__", (PyCFunction)(void (*)(void))imp_hook,
      METH_VARARGS | METH_KEYWORDS, "the import statement in managed modules"},

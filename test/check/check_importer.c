@@ -540,6 +540,19 @@ PYTEST(test_new_file_shadows_after_cached_resolution,
     "assert imp.import_module('sh', path=dirs).WHERE == 1\n"
     "os.unlink(tmp + '/first/sh.py')\n")
 
+PYTEST(test_import_module_arguments,
+    "write('arg.py', 'V = 1\\n')\n"
+    "assert imp.import_module('arg', None, None, [tmp]).V == 1\n"
+    "assert imp.import_module(name='arg', path=[tmp], log=False, autoreload=True).V == 1\n"
+    "for args, kw in [((), {}), ((1,), {}), (('arg', 1, 2, [tmp], 5), {}),\n"
+    "                 (('arg',), {'nope': 1}), (('arg',), {'name': 'x'}),\n"
+    "                 (('arg',), {'path': 'notalist'})]:\n"
+    "    try:\n"
+    "        imp.import_module(*args, **kw)\n"
+    "        raise AssertionError('accepted %r %r' % (args, kw))\n"
+    "    except TypeError:\n"
+    "        pass\n")
+
 static Suite *importer_suite(void)
 {
     Suite *s = suite_create("importer");
@@ -569,6 +582,7 @@ static Suite *importer_suite(void)
     tcase_add_test(tc, test_fresh_tree_check_cost);
     tcase_add_test(tc, test_notify_exact);
     tcase_add_test(tc, test_new_file_shadows_after_cached_resolution);
+    tcase_add_test(tc, test_import_module_arguments);
     suite_add_tcase(s, tc);
     return s;
 }
