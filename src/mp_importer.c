@@ -12,88 +12,17 @@
  * module; waiting for it happens with the GIL released.  No Python API is
  * called while `mu` is held, so a thread holding `mu` never waits for the GIL.
  */
-#include "mp_importer.h"
-#include "mp_path.h"
+#include "mp_importer_int.h"
 #include "mp_watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-
-#define MP_MAX_DEPTH 256
-
-typedef struct mp_entry mp_entry;
-
-/* Per OS thread: which entry this thread waits for (guarded by `mu`). */
-typedef struct mp_tinfo {
-    mp_entry *waiting_on;
-} mp_tinfo;
-
-typedef struct mp_importer {
-    PyObject_HEAD
-    const mp_importer_host *host;
-    char *interp_name;
-    PyObject *cache;        /* {path: entry} */
-    PyObject *builtins;     /* builtins copy whose __import__ is our hook */
-    PyObject *orig_import;  /* the real builtins.__import__ */
-    PyObject *s_mp_info;    /* interned "__mp_info__" */
-    PyObject *s_mp_path;    /* interned "__mp_path__" */
-    PyObject *s_file;       /* interned "__file__" */
-    PyObject *resolved;     /* {(name, path, importer file, search list): (file, watched)} */
-    unsigned long resolved_epoch;
-    pthread_mutex_t mu;
-    unsigned long generation;
-    int frozen;
-    int notify;             /* use file-change notification (else stat) */
-    unsigned long stats;    /* stat() calls made, for introspection */
-} mp_importer;
-
-struct mp_entry {
-    PyObject_HEAD
-    PyObject *path;         /* str */
-    PyObject *module;       /* last good module, or NULL */
-    PyObject *loading;      /* module whose body runs now, or NULL */
-    PyObject *children;     /* tuple of child paths */
-    struct timespec mtime, ctime;
-    off_t size;
-    ino_t ino;
-    dev_t dev;
-    unsigned long generation;
-    unsigned long load_count;
-    unsigned long hits;
-    double last_check;
-    unsigned long load_epoch;     /* watch epoch polled before the last load */
-    unsigned long verified_epoch; /* epoch at which the whole tree was fresh */
-    int watched;            /* its directory is watched: no stat needed */
-    int failed;             /* the last load attempt raised */
-    int warned_removed;
-    mp_tinfo *owner;        /* guarded by mu */
-    int waiters;            /* guarded by mu */
-    pthread_cond_t cv;
-};
-
-/* The module whose body this thread is executing: its imports are its
- * children. */
-typedef struct mp_frame {
-    mp_importer *imp;
-    mp_entry *entry;
-    PyObject *children;     /* list of paths */
-    struct mp_frame *prev;
-} mp_frame;
 
 static __thread mp_tinfo tl_info;
 static __thread mp_frame *tl_frame;
-/* While a resolution is to be cached: cleared if a directory searched
- * cannot be watched (a new file there would go unnoticed). */
-static __thread int *tl_search_watched;
-
-static PyTypeObject mp_entry_type;
-static PyTypeObject mp_importer_type;
 
 /* ---------------------------------------------------------------- log */
 
@@ -141,179 +70,6 @@ static void imp_log_exception(mp_importer *imp, const char *what, PyObject *path
     Py_XDECREF(tb);
 }
 
-/* -------------------------------------------------------------- paths */
-
-static int is_file(mp_importer *imp, const char *path, struct stat *st)
-{
-    imp->stats++;
-    return stat(path, st) == 0 && S_ISREG(st->st_mode);
-}
-
-/* Watch the directory of `path`; clear *ok if it cannot be watched. */
-static void watch_parent(const char *path, int *ok)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    size_t n = slash ? (size_t)(slash - path) : 0;
-
-    if (n >= sizeof(dir))
-        n = 0;
-    memcpy(dir, path, n);
-    dir[n] = '\0';
-    if (mp_watch_dir(n ? dir : "/") < 0)
-        *ok = 0;
-}
-
-/* A path we cached whose file is gone: keep serving it (st_nlink 0 tells
- * the caller there is no stat to trust). */
-static int cached_gone(mp_importer *imp, const char *path, struct stat *st)
-{
-    PyObject *key = PyUnicode_FromString(path);
-    int has = key && PyDict_GetItemWithError(imp->cache, key) != NULL;
-
-    Py_XDECREF(key);
-    PyErr_Clear();
-    if (has)
-        memset(st, 0, sizeof(*st));
-    return has;
-}
-
-/* Try `base` and `base.py`: a new normalised str, or NULL (no error). */
-static PyObject *try_file(mp_importer *imp, const char *dir, const char *name,
-                          struct stat *st)
-{
-    char buf[4096];
-    size_t n;
-    int r;
-
-    if (dir)
-        r = snprintf(buf, sizeof(buf) - 3, "%s/%s", dir, name);
-    else
-        r = snprintf(buf, sizeof(buf) - 3, "%s", name);
-    if (r < 0 || r >= (int)sizeof(buf) - 3 || buf[0] != '/')
-        return NULL;
-    mp_path_normalise(buf);
-    if (tl_search_watched && *tl_search_watched)
-        watch_parent(buf, tl_search_watched);
-    n = strlen(buf);
-    if (n < 3 || strcmp(buf + n - 3, ".py") != 0)
-        strcat(buf, ".py");
-    if (is_file(imp, buf, st) || cached_gone(imp, buf, st))
-        return PyUnicode_FromString(buf);
-    buf[strlen(buf) - 3] = '\0';
-    if (is_file(imp, buf, st))
-        return PyUnicode_FromString(buf);
-    return NULL;
-}
-
-/* NAME.py in each directory of `dirs` (a list, or NULL). */
-static PyObject *search_dirs(mp_importer *imp, PyObject *dirs, const char *name,
-                             struct stat *st)
-{
-    if (!dirs || !PyList_Check(dirs))
-        return NULL;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(dirs); i++) {
-        PyObject *d = PyList_GET_ITEM(dirs, i);
-        const char *ds = PyUnicode_Check(d) ? PyUnicode_AsUTF8(d) : NULL;
-        if (!ds) {
-            PyErr_Clear();
-            continue;
-        }
-        PyObject *found = try_file(imp, ds, name, st);
-        if (found)
-            return found;
-    }
-    return NULL;
-}
-
-/* The directory of the managed module owning `globals`, into buf, or 0. */
-static int module_dir(mp_importer *imp, PyObject *globals, char *buf, size_t n)
-{
-    PyObject *file;
-    const char *s, *slash;
-
-    if (!globals || !PyDict_Check(globals) ||
-        !PyDict_GetItem(globals, imp->s_mp_info))
-        return 0;
-    file = PyDict_GetItem(globals, imp->s_file);
-    s = file && PyUnicode_Check(file) ? PyUnicode_AsUTF8(file) : NULL;
-    if (!s || !(slash = strrchr(s, '/')) || (size_t)(slash - s) >= n) {
-        PyErr_Clear();
-        return 0;
-    }
-    memcpy(buf, s, slash - s);
-    buf[slash - s] = '\0';
-    if (!buf[0])
-        strcpy(buf, "/");
-    return 1;
-}
-
-/* Where a plain name is searched: `path`, the importing module's directory,
- * its __mp_path__, then mod_python.importer.path. */
-static PyObject *search_plain(mp_importer *imp, const char *name,
-                              PyObject *path, PyObject *globals,
-                              struct stat *st)
-{
-    char dir[4096];
-    PyObject *found, *extra;
-
-    if ((found = search_dirs(imp, path, name, st)))
-        return found;
-    if (module_dir(imp, globals, dir, sizeof(dir))) {
-        if ((found = try_file(imp, dir, name, st)))
-            return found;
-        if ((found = search_dirs(imp, PyDict_GetItem(globals, imp->s_mp_path),
-                                 name, st)))
-            return found;
-    }
-    extra = imp->host->search_path(imp->host->data);
-    if (!extra)
-        return NULL;
-    found = search_dirs(imp, extra, name, st);
-    Py_DECREF(extra);
-    return found;
-}
-
-/* The file a name refers to: a new str; NULL without an exception means
- * "not ours, use the standard import". */
-static PyObject *resolve(mp_importer *imp, const char *name, PyObject *path,
-                         PyObject *globals, struct stat *st)
-{
-    char dir[4096];
-    const char *base = NULL;
-    PyObject *found;
-
-    switch (mp_name_classify(name)) {
-    case MP_NAME_ABSOLUTE:
-        found = try_file(imp, NULL, name, st);
-        break;
-    case MP_NAME_HOME:
-        base = imp->host->handler_dir(imp->host->data);
-        found = base ? try_file(imp, base, name + 2, st) : NULL;
-        break;
-    case MP_NAME_RELATIVE:
-        if (module_dir(imp, globals, dir, sizeof(dir)))
-            base = dir;
-        else
-            base = imp->host->handler_dir(imp->host->data);
-        found = base ? try_file(imp, base, name, st) : NULL;
-        break;
-    case MP_NAME_INVALID:
-        PyErr_Format(PyExc_ImportError,
-                     "module name '%s': use an absolute path, '~/', './' or '../'",
-                     name);
-        return NULL;
-    case MP_NAME_DOTTED:
-        return NULL;  /* a package module: the standard import's */
-    default:
-        return search_plain(imp, name, path, globals, st);
-    }
-    if (!found && !PyErr_Occurred())
-        PyErr_Format(PyExc_ImportError, "No module file found for '%s'%s%s",
-                     name, base ? " in " : "", base ? base : "");
-    return found;
-}
-
 /* -------------------------------------------------------------- entries */
 
 static int stat_differs(const mp_entry *e, const struct stat *st)
@@ -344,7 +100,7 @@ static double now(void)
 
 static mp_entry *entry_new(PyObject *path)
 {
-    mp_entry *e = PyObject_GC_New(mp_entry, &mp_entry_type);
+    mp_entry *e = PyObject_GC_New(mp_entry, &mp_imp_entry_type);
 
     if (!e)
         return NULL;
@@ -538,7 +294,7 @@ static int entry_fresh(mp_importer *imp, mp_entry *e, const struct stat *st,
 /* The watch epoch for this check: polled once per request (remembered in
  * the request's module cache), on every call outside a request; 0 when
  * notification is off. */
-static unsigned long current_epoch(mp_importer *imp, PyObject *rcache)
+unsigned long mp_imp_current_epoch(mp_importer *imp, PyObject *rcache)
 {
     PyObject *v;
     unsigned long e;
@@ -698,7 +454,7 @@ static int entry_load(mp_importer *imp, mp_entry *e, int log)
     /* Watch first, then take the epoch, then read: a change after the read
      * is an event after this epoch. */
     if (watched)
-        watch_parent(path, &watched);
+        mp_imp_watch_parent(path, &watched);
     if (watched)
         epoch = mp_watch_poll();
     if (!(src = read_source(path, &st)))
@@ -737,9 +493,6 @@ done:
 
 /* ------------------------------------------------------------ importing */
 
-static PyObject *import_path(mp_importer *imp, PyObject *path,
-                             const struct stat *st, int autoreload, int log);
-
 static void note_child(mp_importer *imp, PyObject *path)
 {
     mp_frame *f = tl_frame;
@@ -768,7 +521,7 @@ static int entry_refresh(mp_importer *imp, mp_entry *e, int check, int log,
     Py_INCREF(kids);
     tl_frame = NULL;  /* refreshing e's children does not make them the caller's */
     for (Py_ssize_t i = 0; !stale && i < PyTuple_GET_SIZE(kids); i++) {
-        PyObject *m = import_path(imp, PyTuple_GET_ITEM(kids, i), NULL, 1, log);
+        PyObject *m = mp_imp_import_path(imp, PyTuple_GET_ITEM(kids, i), NULL, 1, log);
         mp_entry *c;
         if (!m) {
             tl_frame = outer;
@@ -842,14 +595,14 @@ static int tree_fresh(mp_importer *imp, mp_entry *e, const struct stat *st,
     return 1;
 }
 
-static int want_check(mp_importer *imp, int autoreload)
+int mp_imp_want_check(mp_importer *imp, int autoreload)
 {
     if (imp->frozen)
         return 0;
     return autoreload < 0 ? imp->host->autoreload(imp->host->data) : autoreload;
 }
 
-static PyObject *import_path(mp_importer *imp, PyObject *path,
+PyObject *mp_imp_import_path(mp_importer *imp, PyObject *path,
                              const struct stat *st, int autoreload, int log)
 {
     PyObject *rcache = imp->host->request_cache(imp->host->data), *m;
@@ -864,9 +617,9 @@ static PyObject *import_path(mp_importer *imp, PyObject *path,
     }
     if (!(e = entry_get(imp, path)))
         return NULL;
-    check = want_check(imp, autoreload);
+    check = mp_imp_want_check(imp, autoreload);
     if (check)
-        epoch = current_epoch(imp, rcache);
+        epoch = mp_imp_current_epoch(imp, rcache);
     if (st && st->st_nlink == 0)
         st = NULL;  /* found in the cache only: its file is gone */
     if (e->module && (!check || tree_fresh(imp, e, st, epoch))) {
@@ -898,140 +651,12 @@ static PyObject *standard_import(PyObject *name)
     return PyImport_GetModule(name);
 }
 
-/* The resolution cache: {name: [record, ...]}, a record being the tuple
- * (path, importing file, search path, file found or None, watched) with
- * path and search path as tuples or None.  A lookup compares a record's
- * parts with the call's, element by element (the same str objects come
- * back call after call, so mostly by pointer): no allocation, no hashing
- * beyond the name's, on the hot path. */
-#define RESOLVED_PER_NAME 8
-
-enum { R_PATH, R_FILE, R_SEARCH, R_FOUND, R_WATCHED, R_SIZE };
-
-static int same_str(PyObject *a, PyObject *b)
-{
-    return a == b || (PyUnicode_Check(a) && PyUnicode_Check(b) &&
-                      PyUnicode_Compare(a, b) == 0);
-}
-
-/* list (or NULL/None) against the tuple (or None) a record keeps */
-static int same_seq(PyObject *list, PyObject *tuple)
-{
-    Py_ssize_t n;
-
-    if (!list || list == Py_None || !PyList_Check(list))
-        return tuple == Py_None;
-    if (tuple == Py_None || (n = PyList_GET_SIZE(list)) != PyTuple_GET_SIZE(tuple))
-        return 0;
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (!same_str(PyList_GET_ITEM(list, i), PyTuple_GET_ITEM(tuple, i)))
-            return 0;
-    return 1;
-}
-
-static PyObject *importing_file(mp_importer *imp, PyObject *globals)
-{
-    PyObject *file;
-
-    if (globals && PyDict_Check(globals) && PyDict_GetItem(globals, imp->s_mp_info) &&
-        (file = PyDict_GetItem(globals, imp->s_file)))
-        return file;
-    return Py_None;
-}
-
-static PyObject *find_record(PyObject *records, PyObject *path, PyObject *file,
-                             PyObject *search)
-{
-    for (Py_ssize_t i = 0; records && i < PyList_GET_SIZE(records); i++) {
-        PyObject *r = PyList_GET_ITEM(records, i);
-        if (same_seq(path, PyTuple_GET_ITEM(r, R_PATH)) &&
-            same_str(file, PyTuple_GET_ITEM(r, R_FILE)) &&
-            same_seq(search, PyTuple_GET_ITEM(r, R_SEARCH)))
-            return r;
-    }
-    return NULL;
-}
-
-static PyObject *as_tuple(PyObject *list)
-{
-    if (!list || !PyList_Check(list)) {
-        Py_INCREF(Py_None);
-        return Py_None;
-    }
-    return PyList_AsTuple(list);
-}
-
-static void add_record(mp_importer *imp, PyObject *name, PyObject *path,
-                       PyObject *file, PyObject *search, PyObject *found,
-                       int watched, PyObject *stale)
-{
-    PyObject *records = PyDict_GetItem(imp->resolved, name), *r;
-    Py_ssize_t at;
-
-    if (stale && records && (at = PySequence_Index(records, stale)) >= 0)
-        PySequence_DelItem(records, at);  /* replaced, not duplicated */
-
-    r = Py_BuildValue("(NONOO)", as_tuple(path), file, as_tuple(search),
-                      found ? found : Py_None, watched ? Py_True : Py_False);
-    if (r && !records && (records = PyList_New(0)) &&
-        PyDict_SetItem(imp->resolved, name, records) == 0)
-        Py_DECREF(records);  /* the dict keeps it */
-    if (r && records && PyList_GET_SIZE(records) >= RESOLVED_PER_NAME)
-        PySequence_DelItem(records, 0);
-    if (r && records)
-        PyList_Append(records, r);
-    Py_XDECREF(r);
-    PyErr_Clear();
-}
-
-/* resolve(), remembered: for good when modules are not checked; while no
- * file event happened, when they are and every directory searched is
- * watched.  Relative forms ("~/", "./") are resolved every time.
- * st->st_nlink is 0 when no stat was made. */
-static PyObject *resolve_cached(mp_importer *imp, PyObject *name, PyObject *path,
-                                PyObject *globals, struct stat *st, int check,
-                                unsigned long epoch)
-{
-    const char *s = PyUnicode_AsUTF8(name);
-    PyObject *file = importing_file(imp, globals), *search, *rec, *found;
-    int watched = imp->notify;
-
-    if (!s)
-        return NULL;
-    if (s[0] == '~' || s[0] == '.' || (check && !epoch))
-        return resolve(imp, s, path, globals, st);
-    if (check && imp->resolved_epoch != epoch) {
-        PyDict_Clear(imp->resolved);
-        imp->resolved_epoch = epoch;
-    }
-    search = imp->host->search_path(imp->host->data);
-    if (!search && PyErr_Occurred())
-        return NULL;
-    rec = find_record(PyDict_GetItem(imp->resolved, name), path, file, search);
-    if (rec && (!check || PyTuple_GET_ITEM(rec, R_WATCHED) == Py_True)) {
-        Py_XDECREF(search);
-        memset(st, 0, sizeof(*st));
-        found = PyTuple_GET_ITEM(rec, R_FOUND);
-        if (found == Py_None)
-            return NULL;
-        Py_INCREF(found);
-        return found;
-    }
-    tl_search_watched = watched ? &watched : NULL;
-    found = resolve(imp, s, path, globals, st);
-    tl_search_watched = NULL;
-    if (!PyErr_Occurred())
-        add_record(imp, name, path, file, search, found, watched, rec);
-    Py_XDECREF(search);
-    return found;
-}
-
-static PyObject *do_import(mp_importer *imp, PyObject *name, int autoreload,
+PyObject *mp_imp_do_import(mp_importer *imp, PyObject *name, int autoreload,
                            int log, PyObject *path, PyObject *globals)
 {
     PyObject *file, *m;
     struct stat st;
-    int check = want_check(imp, autoreload);
+    int check = mp_imp_want_check(imp, autoreload);
     unsigned long epoch = 0;
 
     if (path && path != Py_None && !PyList_Check(path)) {
@@ -1039,11 +664,11 @@ static PyObject *do_import(mp_importer *imp, PyObject *name, int autoreload,
         return NULL;
     }
     if (check)
-        epoch = current_epoch(imp, imp->host->request_cache(imp->host->data));
-    file = resolve_cached(imp, name, path, globals, &st, check, epoch);
+        epoch = mp_imp_current_epoch(imp, imp->host->request_cache(imp->host->data));
+    file = mp_imp_resolve_cached(imp, name, path, globals, &st, check, epoch);
     if (!file)
         return PyErr_Occurred() ? NULL : standard_import(name);
-    m = import_path(imp, file, &st, check, log);
+    m = mp_imp_import_path(imp, file, &st, check, log);
     Py_DECREF(file);
     return m;
 }
@@ -1051,403 +676,10 @@ static PyObject *do_import(mp_importer *imp, PyObject *name, int autoreload,
 PyObject *mp_importer_import(PyObject *importer, PyObject *name,
                              int autoreload, int log, PyObject *path)
 {
-    return do_import((mp_importer *)importer, name, autoreload, log, path, NULL);
+    return mp_imp_do_import((mp_importer *)importer, name, autoreload, log, path, NULL);
 }
 
 void mp_importer_freeze(PyObject *importer)
 {
     ((mp_importer *)importer)->frozen = 1;
-}
-
-/* --------------------------------------------------- Python-level methods */
-
-static int tristate(PyObject *o)
-{
-    return (!o || o == Py_None) ? -1 : PyObject_IsTrue(o);
-}
-
-/* import_module(name, autoreload=None, log=None, path=None), parsed by
- * hand (vectorcall): it is called on every request of some applications. */
-static PyObject *imp_import_module(mp_importer *imp, PyObject *const *args,
-                                   Py_ssize_t nargs, PyObject *kwnames)
-{
-    static const char *const names[] = {"name", "autoreload", "log", "path"};
-    PyObject *v[4] = {NULL, NULL, NULL, NULL};
-    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-    int a, l;
-
-    if (nargs > 4) {
-        PyErr_SetString(PyExc_TypeError, "import_module() takes at most 4 arguments");
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < nargs; i++)
-        v[i] = args[i];
-    for (Py_ssize_t k = 0; k < nkw; k++) {
-        const char *kn = PyUnicode_AsUTF8(PyTuple_GET_ITEM(kwnames, k));
-        int i = 0;
-        while (i < 4 && kn && strcmp(kn, names[i]) != 0)
-            i++;
-        if (i == 4 || v[i]) {
-            PyErr_Format(PyExc_TypeError, "import_module() got %s argument '%s'",
-                         i == 4 ? "an unexpected" : "a duplicate", kn ? kn : "?");
-            return NULL;
-        }
-        v[i] = args[nargs + k];
-    }
-    if (!v[0] || !PyUnicode_Check(v[0])) {
-        PyErr_SetString(PyExc_TypeError, "import_module() needs a module name (str)");
-        return NULL;
-    }
-    if ((a = tristate(v[1])) == -1 && PyErr_Occurred())
-        return NULL;
-    if ((l = tristate(v[2])) == -1 && PyErr_Occurred())
-        return NULL;
-    return do_import(imp, v[0], a, l, v[3], PyEval_GetGlobals());
-}
-
-/* __import__ for managed modules: plain names found beside the module (or
- * on its search path) go through the importer, the rest to the real one. */
-static PyObject *imp_hook(mp_importer *imp, PyObject *args, PyObject *kw)
-{
-    static char *kwlist[] = {"name", "globals", "locals", "fromlist", "level", NULL};
-    PyObject *name, *globals = NULL, *locals = NULL, *fromlist = NULL;
-    int level = 0;
-    const char *s;
-
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "U|OOOi:__import__", kwlist,
-                                     &name, &globals, &locals, &fromlist, &level))
-        return NULL;
-    s = PyUnicode_AsUTF8(name);
-    if (s && level == 0 && *s && !strchr(s, '.') && !strchr(s, '/') &&
-        globals && PyDict_Check(globals) &&
-        PyDict_GetItem(globals, imp->s_mp_info)) {
-        struct stat st;
-        int check = want_check(imp, -1);
-        unsigned long epoch = check ? current_epoch(imp,
-                                  imp->host->request_cache(imp->host->data)) : 0;
-        PyObject *file = resolve_cached(imp, name, NULL, globals, &st, check, epoch), *m;
-        if (file) {
-            m = import_path(imp, file, &st, check, -1);
-            Py_DECREF(file);
-            return m;
-        }
-        if (PyErr_Occurred())
-            return NULL;
-    }
-    return PyObject_Call(imp->orig_import, args, kw);
-}
-
-static PyObject *imp_freeze(mp_importer *imp, PyObject *unused)
-{
-    imp->frozen = 1;
-    Py_RETURN_NONE;
-}
-
-static PyObject *entry_info(mp_entry *e)
-{
-    return Py_BuildValue("{s:O,s:k,s:k,s:k,s:O,s:d,s:O,s:O}",
-                         "file", e->path, "generation", e->generation,
-                         "load_count", e->load_count, "hits", e->hits,
-                         "children", e->children, "last_check", e->last_check,
-                         "failed", e->failed ? Py_True : Py_False,
-                         "module", e->module ? e->module : Py_None);
-}
-
-static PyObject *imp_modules(mp_importer *imp, PyObject *unused)
-{
-    PyObject *out = PyDict_New(), *k, *v;
-    Py_ssize_t pos = 0;
-
-    while (out && PyDict_Next(imp->cache, &pos, &k, &v)) {
-        PyObject *info = entry_info((mp_entry *)v);
-        if (!info || PyDict_SetItem(out, k, info) < 0)
-            Py_CLEAR(out);
-        Py_XDECREF(info);
-    }
-    return out;
-}
-
-static int tree_add(mp_importer *imp, PyObject *lines, PyObject *path,
-                    int depth, PyObject *seen)
-{
-    mp_entry *e = (mp_entry *)PyDict_GetItem(imp->cache, path);
-    int cyc = PySet_Contains(seen, path);
-    PyObject *line;
-
-    static const char pad[] = "                                ";
-    int indent = depth * 2 < (int)sizeof(pad) - 1 ? depth * 2 : (int)sizeof(pad) - 1;
-
-    line = PyUnicode_FromFormat("%s%U (generation %lu, loads %lu, hits %lu)%s",
-                                pad + sizeof(pad) - 1 - indent, path, e ? e->generation : 0UL,
-                                e ? e->load_count : 0UL, e ? e->hits : 0UL,
-                                !e ? " [not loaded]" : cyc ? " [...]" : "");
-    if (!line || PyList_Append(lines, line) < 0) {
-        Py_XDECREF(line);
-        return -1;
-    }
-    Py_DECREF(line);
-    if (!e || cyc || PySet_Add(seen, path) < 0)
-        return cyc < 0 ? -1 : 0;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(e->children); i++)
-        if (tree_add(imp, lines, PyTuple_GET_ITEM(e->children, i), depth + 1, seen) < 0)
-            return -1;
-    return PySet_Discard(seen, path) < 0 ? -1 : 0;
-}
-
-/* The cache as a dependency tree: roots are modules no one imports. */
-static PyObject *imp_tree(mp_importer *imp, PyObject *unused)
-{
-    PyObject *lines = PyList_New(0), *kids = PySet_New(NULL), *seen = PySet_New(NULL);
-    PyObject *k, *v, *out = NULL, *sep = NULL;
-    Py_ssize_t pos = 0;
-
-    if (!lines || !kids || !seen)
-        goto done;
-    while (PyDict_Next(imp->cache, &pos, &k, &v))
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(((mp_entry *)v)->children); i++)
-            if (PySet_Add(kids, PyTuple_GET_ITEM(((mp_entry *)v)->children, i)) < 0)
-                goto done;
-    pos = 0;
-    while (PyDict_Next(imp->cache, &pos, &k, &v))
-        if (!PySet_Contains(kids, k) && tree_add(imp, lines, k, 0, seen) < 0)
-            goto done;
-    if ((sep = PyUnicode_FromString("\n")))
-        out = PyUnicode_Join(sep, lines);
-done:
-    Py_XDECREF(sep);
-    Py_XDECREF(lines);
-    Py_XDECREF(kids);
-    Py_XDECREF(seen);
-    return out;
-}
-
-static PyObject *imp_get_frozen(mp_importer *imp, void *unused)
-{
-    return PyBool_FromLong(imp->frozen);
-}
-
-static PyMethodDef imp_methods[] = {
-    {"import_module", (PyCFunction)(void (*)(void))imp_import_module,
-     METH_FASTCALL | METH_KEYWORDS,
-     "import_module(name, autoreload=None, log=None, path=None)"},
-    {"__import__", (PyCFunction)(void (*)(void))imp_hook,
-     METH_VARARGS | METH_KEYWORDS, "the import statement in managed modules"},
-    {"freeze", (PyCFunction)imp_freeze, METH_NOARGS,
-     "stop all reloading in this interpreter for good"},
-    {"modules", (PyCFunction)imp_modules, METH_NOARGS,
-     "{path: info} of the cached modules"},
-    {"tree", (PyCFunction)imp_tree, METH_NOARGS,
-     "the cached modules as a dependency tree (text)"},
-    {NULL}
-};
-
-static PyObject *imp_get_stats(mp_importer *imp, void *unused)
-{
-    return PyLong_FromUnsignedLong(imp->stats);
-}
-
-static PyObject *imp_get_notify(mp_importer *imp, void *unused)
-{
-    return PyBool_FromLong(imp->notify);
-}
-
-static int imp_set_notify(mp_importer *imp, PyObject *v, void *unused)
-{
-    int on = v ? PyObject_IsTrue(v) : -1;
-
-    if (on < 0) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "notify cannot be deleted");
-        return -1;
-    }
-    imp->notify = on;
-    PyDict_Clear(imp->resolved);
-    return 0;
-}
-
-static PyGetSetDef imp_getset[] = {
-    {"frozen", (getter)imp_get_frozen, NULL, "freeze() was called", NULL},
-    {"notify", (getter)imp_get_notify, (setter)imp_set_notify,
-     "use file-change notification (inotify) rather than stat()", NULL},
-    {"stat_calls", (getter)imp_get_stats, NULL, "stat() calls made so far", NULL},
-    {NULL}
-};
-
-static int imp_traverse(mp_importer *imp, visitproc visit, void *arg)
-{
-    Py_VISIT(imp->cache);
-    Py_VISIT(imp->resolved);
-    Py_VISIT(imp->builtins);
-    Py_VISIT(imp->orig_import);
-    return 0;
-}
-
-static int imp_clear(mp_importer *imp)
-{
-    Py_CLEAR(imp->cache);
-    Py_CLEAR(imp->resolved);
-    Py_CLEAR(imp->builtins);
-    Py_CLEAR(imp->orig_import);
-    return 0;
-}
-
-static void imp_dealloc(mp_importer *imp)
-{
-    PyObject_GC_UnTrack(imp);
-    imp_clear(imp);
-    Py_XDECREF(imp->s_mp_info);
-    Py_XDECREF(imp->s_mp_path);
-    Py_XDECREF(imp->s_file);
-    pthread_mutex_destroy(&imp->mu);
-    PyMem_Free(imp->interp_name);
-    PyObject_GC_Del(imp);
-}
-
-static PyTypeObject mp_importer_type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "mod_python.Importer",
-    .tp_basicsize = sizeof(mp_importer),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "mod_python's module importer for one interpreter",
-    .tp_dealloc = (destructor)imp_dealloc,
-    .tp_traverse = (traverseproc)imp_traverse,
-    .tp_clear = (inquiry)imp_clear,
-    .tp_methods = imp_methods,
-    .tp_getset = imp_getset,
-};
-
-/* --------------------------------------------------------- entry type */
-
-static int entry_traverse(mp_entry *e, visitproc visit, void *arg)
-{
-    Py_VISIT(e->module);
-    Py_VISIT(e->loading);
-    Py_VISIT(e->children);
-    return 0;
-}
-
-static int entry_clear(mp_entry *e)
-{
-    Py_CLEAR(e->module);
-    Py_CLEAR(e->loading);
-    Py_CLEAR(e->children);
-    return 0;
-}
-
-static void entry_dealloc(mp_entry *e)
-{
-    PyObject_GC_UnTrack(e);
-    entry_clear(e);
-    Py_XDECREF(e->path);
-    pthread_cond_destroy(&e->cv);
-    PyObject_GC_Del(e);
-}
-
-static PyObject *entry_get_children(mp_entry *e, void *unused)
-{
-    return PySequence_List(e->children);
-}
-
-static PyObject *entry_get_num(mp_entry *e, void *which)
-{
-    switch ((intptr_t)which) {
-    case 0: return PyLong_FromUnsignedLong(e->generation);
-    case 1: return PyLong_FromUnsignedLong(e->load_count);
-    case 2: return PyLong_FromUnsignedLong(e->hits);
-    default: return PyFloat_FromDouble(e->last_check);
-    }
-}
-
-static PyObject *entry_get_file(mp_entry *e, void *unused)
-{
-    Py_INCREF(e->path);
-    return e->path;
-}
-
-static PyGetSetDef entry_getset[] = {
-    {"file", (getter)entry_get_file, NULL, "the module's file", NULL},
-    {"children", (getter)entry_get_children, NULL, "paths it imported", NULL},
-    {"generation", (getter)entry_get_num, NULL, "load generation", (void *)0},
-    {"load_count", (getter)entry_get_num, NULL, "times loaded", (void *)1},
-    {"hits", (getter)entry_get_num, NULL, "cache hits", (void *)2},
-    {"last_check", (getter)entry_get_num, NULL, "time of last check", (void *)3},
-    {NULL}
-};
-
-static PyObject *entry_repr(mp_entry *e)
-{
-    return PyUnicode_FromFormat("<mod_python module info %R generation %lu>",
-                                e->path, e->generation);
-}
-
-static PyTypeObject mp_entry_type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "mod_python.ModuleInfo",
-    .tp_basicsize = sizeof(mp_entry),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "__mp_info__: the importer's record of a module",
-    .tp_dealloc = (destructor)entry_dealloc,
-    .tp_traverse = (traverseproc)entry_traverse,
-    .tp_clear = (inquiry)entry_clear,
-    .tp_getset = entry_getset,
-    .tp_repr = (reprfunc)entry_repr,
-};
-
-int mp_importer_init_types(void)
-{
-    if (PyType_Ready(&mp_entry_type) < 0 || PyType_Ready(&mp_importer_type) < 0)
-        return -1;
-    return 0;
-}
-
-/* The builtins managed modules see: a copy whose __import__ is our hook. */
-static int make_builtins(mp_importer *imp)
-{
-    PyObject *b = PyEval_GetBuiltins(), *hook;
-
-    if (!b || !(imp->builtins = PyDict_Copy(b)))
-        return -1;
-    imp->orig_import = PyDict_GetItemString(b, "__import__");
-    if (!imp->orig_import) {
-        PyErr_SetString(PyExc_RuntimeError, "builtins.__import__ is missing");
-        return -1;
-    }
-    Py_INCREF(imp->orig_import);
-    hook = PyObject_GetAttrString((PyObject *)imp, "__import__");
-    if (!hook || PyDict_SetItemString(imp->builtins, "__import__", hook) < 0) {
-        Py_XDECREF(hook);
-        return -1;
-    }
-    Py_DECREF(hook);
-    return 0;
-}
-
-PyObject *mp_importer_new(const mp_importer_host *host, const char *interp_name)
-{
-    mp_importer *imp = PyObject_GC_New(mp_importer, &mp_importer_type);
-
-    if (!imp)
-        return NULL;
-    imp->host = host;
-    imp->cache = imp->builtins = imp->orig_import = imp->resolved = NULL;
-    imp->generation = imp->resolved_epoch = 0;
-    imp->frozen = 0;
-    imp->notify = 1;
-    imp->stats = 0;
-    pthread_mutex_init(&imp->mu, NULL);
-    imp->interp_name = PyMem_Malloc(strlen(interp_name) + 1);
-    imp->s_mp_info = PyUnicode_InternFromString("__mp_info__");
-    imp->s_mp_path = PyUnicode_InternFromString("__mp_path__");
-    imp->s_file = PyUnicode_InternFromString("__file__");
-    PyObject_GC_Track(imp);
-    if (!imp->interp_name || !imp->s_mp_info || !imp->s_mp_path ||
-        !imp->s_file || !(imp->cache = PyDict_New()) ||
-        !(imp->resolved = PyDict_New()) || make_builtins(imp) < 0) {
-        if (!PyErr_Occurred())
-            PyErr_NoMemory();
-        Py_DECREF(imp);
-        return NULL;
-    }
-    strcpy(imp->interp_name, interp_name);
-    return (PyObject *)imp;
 }

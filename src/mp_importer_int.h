@@ -1,0 +1,94 @@
+/* The importer's insides, shared by its three files: mp_importer.c (cache
+ * entries, locks, freshness, loading), mp_importer_find.c (finding files and
+ * remembering where names resolve) and mp_importer_py.c (the Python-level
+ * object and its methods).  Not for the rest of mod_python. */
+#ifndef MP_IMPORTER_INT_H
+#define MP_IMPORTER_INT_H
+
+#include "mp_importer.h"
+
+#include <pthread.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define MP_MAX_DEPTH 256
+
+typedef struct mp_entry mp_entry;
+
+/* Per OS thread: which entry this thread waits for (guarded by `mu`). */
+typedef struct mp_tinfo {
+    mp_entry *waiting_on;
+} mp_tinfo;
+
+typedef struct mp_importer {
+    PyObject_HEAD
+    const mp_importer_host *host;
+    char *interp_name;
+    PyObject *cache;        /* {path: entry} */
+    PyObject *builtins;     /* builtins copy whose __import__ is our hook */
+    PyObject *orig_import;  /* the real builtins.__import__ */
+    PyObject *s_mp_info;    /* interned "__mp_info__" */
+    PyObject *s_mp_path;    /* interned "__mp_path__" */
+    PyObject *s_file;       /* interned "__file__" */
+    PyObject *resolved;     /* {name: [resolution records]}, see mp_importer_find.c */
+    unsigned long resolved_epoch;
+    pthread_mutex_t mu;
+    unsigned long generation;
+    int frozen;
+    int notify;             /* use file-change notification (else stat) */
+    unsigned long stats;    /* stat() calls made, for introspection */
+} mp_importer;
+
+struct mp_entry {
+    PyObject_HEAD
+    PyObject *path;         /* str */
+    PyObject *module;       /* last good module, or NULL */
+    PyObject *loading;      /* module whose body runs now, or NULL */
+    PyObject *children;     /* tuple of child paths */
+    struct timespec mtime, ctime;
+    off_t size;
+    ino_t ino;
+    dev_t dev;
+    unsigned long generation;
+    unsigned long load_count;
+    unsigned long hits;
+    double last_check;
+    unsigned long load_epoch;     /* watch epoch polled before the last load */
+    unsigned long verified_epoch; /* epoch at which the whole tree was fresh */
+    int watched;            /* its directory is watched: no stat needed */
+    int failed;             /* the last load attempt raised */
+    int warned_removed;
+    mp_tinfo *owner;        /* guarded by mu */
+    int waiters;            /* guarded by mu */
+    pthread_cond_t cv;
+};
+
+/* The module whose body this thread is executing: its imports are its
+ * children. */
+typedef struct mp_frame {
+    mp_importer *imp;
+    mp_entry *entry;
+    PyObject *children;     /* list of paths */
+    struct mp_frame *prev;
+} mp_frame;
+
+extern PyTypeObject mp_imp_entry_type;
+
+/* mp_importer.c */
+int mp_imp_want_check(mp_importer *imp, int autoreload);
+unsigned long mp_imp_current_epoch(mp_importer *imp, PyObject *rcache);
+PyObject *mp_imp_import_path(mp_importer *imp, PyObject *path,
+                             const struct stat *st, int autoreload, int log);
+PyObject *mp_imp_do_import(mp_importer *imp, PyObject *name, int autoreload,
+                           int log, PyObject *path, PyObject *globals);
+
+/* mp_importer_find.c */
+/* While a resolution is to be cached: cleared if a directory searched
+ * cannot be watched (a new file there would go unnoticed). */
+extern __thread int *mp_imp_search_watched;
+void mp_imp_watch_parent(const char *path, int *ok);
+PyObject *mp_imp_resolve_cached(mp_importer *imp, PyObject *name, PyObject *path,
+                                PyObject *globals, struct stat *st, int check,
+                                unsigned long epoch);
+
+#endif
