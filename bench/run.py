@@ -25,7 +25,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "test", "integration"))
-from harness import Httpd, MODULE  # noqa: E402
+from harness import Httpd, MODULE, one_child  # noqa: E402
 
 MP35_MODULE = "/usr/lib/apache2/modules/mod_python.so"
 WSGI_MODULE = "/usr/lib/apache2/modules/mod_wsgi.so"
@@ -33,15 +33,8 @@ C_MODULE = os.path.join(HERE, "build", "mod_bench_hello.so")
 BODY = b"Hello, world!\n"
 TICK = os.sysconf("SC_CLK_TCK")
 
-ONE_CHILD = """
-    StartServers 1
-    ServerLimit 1
-    ThreadsPerChild 16
-    MaxRequestWorkers 16
-    MinSpareThreads 1
-    MaxSpareThreads 16
-    KeepAliveTimeout 30
-"""
+# One child of 16 threads, as every server of the comparison.
+ONE_CHILD = one_child("event") + "KeepAliveTimeout 30\n"
 
 HELLO = '''
 from mod_python import apache

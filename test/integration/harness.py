@@ -35,6 +35,26 @@ MODULES_DIR = "/usr/lib/apache2/modules"
 RUN_USER = os.environ.get("MP_TEST_USER", "www-data")
 CLEAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
+def threaded(servers, threads):
+    """worker/event settings: `servers` children of `threads` threads."""
+    return """
+        StartServers 1
+        ServerLimit {s}
+        ThreadsPerChild {t}
+        MaxRequestWorkers {m}
+        MinSpareThreads 1
+        MaxSpareThreads {m}
+    """.format(s=servers, t=threads, m=servers * threads)
+
+
+ONE_PREFORK_CHILD = """
+    StartServers 1
+    ServerLimit 1
+    MaxRequestWorkers 1
+    MinSpareServers 1
+    MaxSpareServers 1
+"""
+
 MPM_SETTINGS = {
     "prefork": """
         StartServers 2
@@ -42,23 +62,15 @@ MPM_SETTINGS = {
         MaxSpareServers 4
         MaxRequestWorkers 8
     """,
-    "worker": """
-        StartServers 1
-        ServerLimit 2
-        ThreadsPerChild 16
-        MaxRequestWorkers 32
-        MinSpareThreads 1
-        MaxSpareThreads 32
-    """,
-    "event": """
-        StartServers 1
-        ServerLimit 2
-        ThreadsPerChild 16
-        MaxRequestWorkers 32
-        MinSpareThreads 1
-        MaxSpareThreads 32
-    """,
+    "worker": threaded(2, 16),
+    "event": threaded(2, 16),
 }
+
+
+def one_child(mpm, threads=16):
+    """Settings for a single child process: what a test counts is then the
+    state of one process."""
+    return ONE_PREFORK_CHILD if mpm == "prefork" else threaded(1, threads)
 
 
 def free_port():

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness import ASAN, wait_for
+from harness import ASAN, one_child, wait_for
 
 BAD = """
 import os, sys, time
@@ -126,14 +126,7 @@ def srv(request):
     try:
         h.write("htdocs/app/bad.py", BAD)
         h.write("htdocs/app/slow.py", SLOW)
-        h.config(CONF.format(app=h.path("htdocs", "app")), mpm_settings="""
-            StartServers 1
-            ServerLimit 1
-            ThreadsPerChild 16
-            MaxRequestWorkers 16
-            MinSpareThreads 1
-            MaxSpareThreads 16
-        """)
+        h.config(CONF.format(app=h.path("htdocs", "app")), mpm_settings=one_child(request.param))
         h.start()
         yield h
     finally:

@@ -12,25 +12,7 @@ import threading
 
 import pytest
 
-from harness import wait_for
-
-ONE_CHILD = {
-    "event": """
-        StartServers 1
-        ServerLimit 1
-        ThreadsPerChild 25
-        MaxRequestWorkers 25
-        MinSpareThreads 1
-        MaxSpareThreads 25
-    """,
-    "prefork": """
-        StartServers 1
-        ServerLimit 1
-        MaxRequestWorkers 1
-        MinSpareServers 1
-        MaxSpareServers 1
-    """,
-}
+from harness import one_child, wait_for
 
 INFO = """
 import json, os, sys
@@ -64,7 +46,7 @@ def mk(request, httpd_factory):
             h.write(name if "/" in name else "htdocs/app/" + name, text)
         h.app = h.path("htdocs", "app")
         h.config((opts + conf).format(app=h.app, root=h.root, htdocs=h.htdocs),
-                 mpm_settings=ONE_CHILD[request.param])
+                 mpm_settings=one_child(request.param, 25))
         h.start()
         return h
     return make

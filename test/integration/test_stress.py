@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness import Httpd, wait_for
+from harness import Httpd, threaded, wait_for
 
 SECONDS = float(os.environ.get("MP_STRESS_SECONDS", "5"))
 RESTARTS = int(os.environ.get("MP_STRESS_RESTARTS", "4"))
@@ -33,14 +33,7 @@ VERSION_END = {v}
 HELPER = "A = {v}\n" + "".join("def f%d(x):\n    return x + %d\n" % (i, i) for i in range(8)) + "B = {v}\n"
 BROKEN = "A = {v}\ndef broken(:\n"
 
-MPM = """
-    StartServers 2
-    ServerLimit 2
-    ThreadsPerChild 40
-    MaxRequestWorkers 80
-    MinSpareThreads 1
-    MaxSpareThreads 80
-"""
+MPM = threaded(2, 40)
 
 
 def padded(text):
