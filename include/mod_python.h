@@ -99,6 +99,9 @@ void mp_register_cleanup_phase(request_rec *r);
  * memory alive (a request object), or NULL for a table with its own pool. */
 PyObject *mp_table_wrap(apr_table_t *t, PyObject *owner, int headers);
 PyObject *mp_table_new_own(void);
+/* A copy with its own pool (configuration is shared by every thread);
+ * drop_empty leaves out empty values (get_options(): "unset"). */
+PyObject *mp_table_copy(const apr_table_t *src, int drop_empty);
 apr_table_t *mp_table_get(PyObject *o);
 extern PyTypeObject mp_table_type;
 
@@ -127,6 +130,10 @@ int mp_types_ready(void);
  * `what` names the value in the error; CR/LF refused when `no_crlf`. */
 const char *mp_str_to_c(apr_pool_t *p, PyObject *o, const char *what, int no_crlf);
 PyObject *mp_str_from_c(const char *s);
+
+/* PythonOption key as a switch: 1 (On, 1, true, yes), 0 (Off, 0, false,
+ * no), -1 (unset or anything else). */
+int mp_option_flag(const apr_table_t *options, const char *key);
 
 /* log_error(msg[, level[, server]]) shared by _apache, req, server, conn. */
 PyObject *mp_log_error(server_rec *s, const request_rec *r, const conn_rec *c,

@@ -41,7 +41,4 @@ PyObject *mp_importer_new(const mp_importer_host *host, const char *interp_name)
 PyObject *mp_importer_import(PyObject *importer, PyObject *name,
                              int autoreload, int log, PyObject *path);
 
-/* Stop every reload in this importer's interpreter for good. */
-void mp_importer_freeze(PyObject *importer);
-
 #endif

@@ -39,17 +39,10 @@ static int host_autoreload(void *data)
     return conf_in_force()->autoreload != 0;  /* default On */
 }
 
-static int option_on(const mp_dir_config *c, const char *key)
-{
-    const char *v = apr_table_get(c->options, key);
-    return v && (!strcasecmp(v, "on") || !strcmp(v, "1") ||
-                 !strcasecmp(v, "true") || !strcasecmp(v, "yes"));
-}
-
 static int host_logging(void *data)
 {
     const mp_dir_config *c = conf_in_force();
-    return c->debug > 0 || option_on(c, "mod_python.importer.log");
+    return c->debug > 0 || mp_option_flag(c->options, "mod_python.importer.log") == 1;
 }
 
 /* PythonOption mod_python.importer.path: a Python list expression,

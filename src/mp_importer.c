@@ -521,7 +521,8 @@ static int entry_refresh(mp_importer *imp, mp_entry *e, int check, int log,
     Py_INCREF(kids);
     tl_frame = NULL;  /* refreshing e's children does not make them the caller's */
     for (Py_ssize_t i = 0; !stale && i < PyTuple_GET_SIZE(kids); i++) {
-        PyObject *m = mp_imp_import_path(imp, PyTuple_GET_ITEM(kids, i), NULL, 1, log);
+        PyObject *m = mp_imp_import_path(imp, PyTuple_GET_ITEM(kids, i), NULL, 1,
+                                         epoch, log);
         mp_entry *c;
         if (!m) {
             tl_frame = outer;
@@ -603,12 +604,11 @@ int mp_imp_want_check(mp_importer *imp, int autoreload)
 }
 
 PyObject *mp_imp_import_path(mp_importer *imp, PyObject *path,
-                             const struct stat *st, int autoreload, int log)
+                             const struct stat *st, int check,
+                             unsigned long epoch, int log)
 {
     PyObject *rcache = imp->host->request_cache(imp->host->data), *m;
-    unsigned long epoch = 0;
     mp_entry *e;
-    int check;
 
     if (rcache && (m = PyDict_GetItem(rcache, path))) {
         Py_INCREF(m);
@@ -617,9 +617,6 @@ PyObject *mp_imp_import_path(mp_importer *imp, PyObject *path,
     }
     if (!(e = entry_get(imp, path)))
         return NULL;
-    check = mp_imp_want_check(imp, autoreload);
-    if (check)
-        epoch = mp_imp_current_epoch(imp, rcache);
     if (st && st->st_nlink == 0)
         st = NULL;  /* found in the cache only: its file is gone */
     if (e->module && (!check || tree_fresh(imp, e, st, epoch))) {
@@ -651,25 +648,37 @@ static PyObject *standard_import(PyObject *name)
     return PyImport_GetModule(name);
 }
 
-PyObject *mp_imp_do_import(mp_importer *imp, PyObject *name, int autoreload,
-                           int log, PyObject *path, PyObject *globals)
+PyObject *mp_imp_import_file(mp_importer *imp, PyObject *name, int autoreload,
+                             int log, PyObject *path, PyObject *globals)
 {
     PyObject *file, *m;
     struct stat st;
     int check = mp_imp_want_check(imp, autoreload);
     unsigned long epoch = 0;
 
-    if (path && path != Py_None && !PyList_Check(path)) {
-        PyErr_SetString(PyExc_TypeError, "import_module(): path must be a list or None");
-        return NULL;
-    }
+    /* one poll per call: resolving and checking share this epoch */
     if (check)
         epoch = mp_imp_current_epoch(imp, imp->host->request_cache(imp->host->data));
     file = mp_imp_resolve_cached(imp, name, path, globals, &st, check, epoch);
     if (!file)
-        return PyErr_Occurred() ? NULL : standard_import(name);
-    m = mp_imp_import_path(imp, file, &st, check, log);
+        return NULL;
+    m = mp_imp_import_path(imp, file, &st, check, epoch, log);
     Py_DECREF(file);
+    return m;
+}
+
+PyObject *mp_imp_do_import(mp_importer *imp, PyObject *name, int autoreload,
+                           int log, PyObject *path, PyObject *globals)
+{
+    PyObject *m;
+
+    if (path && path != Py_None && !PyList_Check(path)) {
+        PyErr_SetString(PyExc_TypeError, "import_module(): path must be a list or None");
+        return NULL;
+    }
+    m = mp_imp_import_file(imp, name, autoreload, log, path, globals);
+    if (!m && !PyErr_Occurred())
+        m = standard_import(name);
     return m;
 }
 
@@ -677,9 +686,4 @@ PyObject *mp_importer_import(PyObject *importer, PyObject *name,
                              int autoreload, int log, PyObject *path)
 {
     return mp_imp_do_import((mp_importer *)importer, name, autoreload, log, path, NULL);
-}
-
-void mp_importer_freeze(PyObject *importer)
-{
-    ((mp_importer *)importer)->frozen = 1;
 }

@@ -190,7 +190,7 @@ static PyObject *resolve(mp_importer *imp, const char *name, PyObject *path,
  * beyond the name's, on the hot path. */
 #define RESOLVED_PER_NAME 8
 
-enum { R_PATH, R_FILE, R_SEARCH, R_FOUND, R_WATCHED, R_SIZE };
+enum { R_PATH, R_FILE, R_SEARCH, R_FOUND, R_WATCHED };
 
 static int same_str(PyObject *a, PyObject *b)
 {

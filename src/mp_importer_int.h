@@ -77,8 +77,13 @@ extern PyTypeObject mp_imp_entry_type;
 /* mp_importer.c */
 int mp_imp_want_check(mp_importer *imp, int autoreload);
 unsigned long mp_imp_current_epoch(mp_importer *imp, PyObject *rcache);
+/* `check`: 1 to check freshness (with `epoch` from mp_imp_current_epoch) */
 PyObject *mp_imp_import_path(mp_importer *imp, PyObject *path,
-                             const struct stat *st, int autoreload, int log);
+                             const struct stat *st, int check,
+                             unsigned long epoch, int log);
+/* import `name` if it is a file of ours; NULL without an exception if not */
+PyObject *mp_imp_import_file(mp_importer *imp, PyObject *name, int autoreload,
+                             int log, PyObject *path, PyObject *globals);
 PyObject *mp_imp_do_import(mp_importer *imp, PyObject *name, int autoreload,
                            int log, PyObject *path, PyObject *globals);
 

@@ -69,18 +69,9 @@ static PyObject *imp_hook(mp_importer *imp, PyObject *args, PyObject *kw)
     if (s && level == 0 && *s && !strchr(s, '.') && !strchr(s, '/') &&
         globals && PyDict_Check(globals) &&
         PyDict_GetItem(globals, imp->s_mp_info)) {
-        struct stat st;
-        int check = mp_imp_want_check(imp, -1);
-        unsigned long epoch = check ? mp_imp_current_epoch(imp,
-                                  imp->host->request_cache(imp->host->data)) : 0;
-        PyObject *file = mp_imp_resolve_cached(imp, name, NULL, globals, &st, check, epoch), *m;
-        if (file) {
-            m = mp_imp_import_path(imp, file, &st, check, -1);
-            Py_DECREF(file);
+        PyObject *m = mp_imp_import_file(imp, name, -1, -1, NULL, globals);
+        if (m || PyErr_Occurred())
             return m;
-        }
-        if (PyErr_Occurred())
-            return NULL;
     }
     return PyObject_Call(imp->orig_import, args, kw);
 }

@@ -200,9 +200,7 @@ static int bind_importer(PyObject *apmod, PyObject *importer)
  * files with stat() only, e.g. on NFS where inotify misses remote changes. */
 static int notify_off(server_rec *s)
 {
-    const char *v = apr_table_get(mp_srv_conf(s)->conf->options,
-                                  "mod_python.importer.notify");
-    return v && (!strcasecmp(v, "off") || !strcmp(v, "0") || !strcasecmp(v, "false"));
+    return mp_option_flag(mp_srv_conf(s)->conf->options, "mod_python.importer.notify") == 0;
 }
 
 /* Populate a new interpreter: _apache, the importer, mod_python.apache. */

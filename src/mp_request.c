@@ -323,28 +323,16 @@ static PyObject *req_readlines(mp_request *self, PyObject *args)
 
 /* ------------------------------------------------------------ config */
 
-static PyObject *table_copy_of(apr_table_t *src, int drop_empty)
-{
-    PyObject *t = mp_table_new_own();
-    const apr_array_header_t *a = apr_table_elts(src);
-    const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
-
-    for (int i = 0; t && i < a->nelts; i++)
-        if (!drop_empty || (e[i].val && *e[i].val))
-            apr_table_set(mp_table_get(t), e[i].key, e[i].val);
-    return t;
-}
-
 static PyObject *req_get_config(mp_request *self, PyObject *u)
 {
     request_rec *r = live(self);
-    return r ? table_copy_of(mp_dir_conf(r)->directives, 0) : NULL;
+    return r ? mp_table_copy(mp_dir_conf(r)->directives, 0) : NULL;
 }
 
 static PyObject *req_get_options(mp_request *self, PyObject *u)
 {
     request_rec *r = live(self);
-    return r ? table_copy_of(mp_dir_conf(r)->options, 1) : NULL;
+    return r ? mp_table_copy(mp_dir_conf(r)->options, 1) : NULL;
 }
 
 static PyObject *req_log_error(mp_request *self, PyObject *args)

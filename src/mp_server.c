@@ -32,26 +32,14 @@ server_rec *mp_server_rec(PyObject *o)
     return ((mp_server *)o)->s;
 }
 
-/* A copy in a table of its own: config is shared by every thread. */
-static PyObject *own_copy(apr_table_t *src)
-{
-    PyObject *t = mp_table_new_own();
-
-    if (t) {
-        apr_table_t *dst = mp_table_get(t);
-        apr_table_overlap(dst, src, APR_OVERLAP_TABLES_SET);
-    }
-    return t;
-}
-
 static PyObject *srv_get_config(mp_server *self, PyObject *u)
 {
-    return own_copy(mp_srv_conf(self->s)->conf->directives);
+    return mp_table_copy(mp_srv_conf(self->s)->conf->directives, 0);
 }
 
 static PyObject *srv_get_options(mp_server *self, PyObject *u)
 {
-    return own_copy(mp_srv_conf(self->s)->conf->options);
+    return mp_table_copy(mp_srv_conf(self->s)->conf->options, 0);
 }
 
 static PyObject *srv_log_error(mp_server *self, PyObject *args)

@@ -55,6 +55,18 @@ PyObject *mp_table_new_own(void)
     return (PyObject *)self;
 }
 
+PyObject *mp_table_copy(const apr_table_t *src, int drop_empty)
+{
+    PyObject *t = mp_table_new_own();
+    const apr_array_header_t *a = apr_table_elts(src);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
+
+    for (int i = 0; t && i < a->nelts; i++)
+        if (!drop_empty || (e[i].val && *e[i].val))
+            apr_table_set(mp_table_get(t), e[i].key, e[i].val);
+    return t;
+}
+
 apr_table_t *mp_table_get(PyObject *o)
 {
     return PyObject_TypeCheck(o, &mp_table_type) ? ((mp_table *)o)->t : NULL;

@@ -50,6 +50,21 @@ PyObject *mp_str_from_c(const char *s)
     return PyUnicode_DecodeLatin1(s, strlen(s), NULL);
 }
 
+int mp_option_flag(const apr_table_t *options, const char *key)
+{
+    const char *v = apr_table_get(options, key);
+
+    if (!v)
+        return -1;
+    if (!strcasecmp(v, "on") || !strcmp(v, "1") || !strcasecmp(v, "true") ||
+        !strcasecmp(v, "yes"))
+        return 1;
+    if (!strcasecmp(v, "off") || !strcmp(v, "0") || !strcasecmp(v, "false") ||
+        !strcasecmp(v, "no"))
+        return 0;
+    return -1;
+}
+
 PyObject *mp_log_error(server_rec *s, const request_rec *r, const conn_rec *c,
                        PyObject *args)
 {

@@ -419,3 +419,16 @@ def test_readme_worked_example(mk):
     assert h.get("/app/x").text == "Hello from localhost (1)\n"
     edit(h, "helper.py", helper_src.replace("Hello from", "Hi from"))
     assert h.get("/app/x").text == "Hi from localhost (2)\n"
+
+
+def test_notify_off_option_falls_back_to_stat(mk):
+    """PythonOption mod_python.importer.notify Off (NFS): stat() only, and
+    changes are still seen."""
+    src = "import _apache, info\nV = {v}\ndef handler(req): return info.info(req, v=V, notify=_apache.importer.notify)\n"
+    h = mk({"handler.py": src.format(v=1)}, opts="PythonOption mod_python.importer.notify Off\n")
+    d = js(h)
+    assert d["notify"] is False and d["v"] == 1
+    edit(h, "handler.py", src.format(v=22))
+    assert js(h)["v"] == 22
+    h2 = mk({"handler.py": src.format(v=1)})
+    assert js(h2)["notify"] is True
