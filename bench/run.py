@@ -201,8 +201,11 @@ def servers():
     app = "<Directory {app}>\n    SetHandler mod_python\n    PythonHandler %s\n</Directory>\n"
     frozen = "PythonImport mod_python.apache::freeze_modules localhost\n"
     s = {
-        "c": server("c", {}, "LoadModule bench_hello_module %s\n<Location />\n"
-                    "    SetHandler bench-hello\n</Location>\n" % C_MODULE,
+        # The same tree and section as the Python handlers: httpd walks the
+        # same directories and merges the same sections for every server.
+        "c": server("c", {"hello.txt": BODY.decode()},
+                    "LoadModule bench_hello_module %s\n" % C_MODULE +
+                    "<Directory {app}>\n    SetHandler bench-hello\n</Directory>\n",
                     python_module=None),
         "mp4": server("mp4", {"hello.py": HELLO}, app % "hello"),
         "mp4_chain": server("mp4_chain", dict(CHAIN, **{"page.py": CHAIN_HANDLER}),

@@ -45,6 +45,9 @@ typedef struct {
     const char *object;      /* "obj", or the phase's default */
     const char *directory;   /* handler directory with trailing '/', or NULL */
     apr_array_header_t *exts;/* ".ext" filters (const char *), or NULL */
+    unsigned id;             /* unique in the process for configured
+                                handlers (their Python names are cached by
+                                it); 0 for req.add_handler()'s */
 } mp_handler;
 
 typedef struct {
@@ -87,6 +90,10 @@ int mp_parse_handler_spec(apr_pool_t *p, const char *spec, const char *deflt,
 /* ------------------------------------------------------------ dispatch */
 
 int mp_run_phase(request_rec *r, mp_phase phase);
+/* PythonInitHandler runs once per request: at post_read_request when the
+ * server configures it, else at header_parser with the directory's
+ * (mod_python's rule). */
+int mp_run_init_phase(request_rec *r, int at_post_read);
 /* Log the pending Python exception's traceback, line by line, each line
  * prefixed; clears it.  Never exits, whatever was raised (SystemExit). */
 void mp_log_exception(request_rec *r, server_rec *s, const char *prefix);
@@ -110,7 +117,7 @@ typedef struct mp_request mp_request;
  * request takes its own references); phase may be Py_None. */
 PyObject *mp_request_new(request_rec *r, PyObject *interp_name);
 void mp_request_set_phase(PyObject *req, PyObject *phase);
-PyObject *mp_request_modcache(PyObject *req);
+struct mp_imp_request *mp_request_importer_state(PyObject *req);
 void mp_request_detach(PyObject *req);
 /* req.add_handler(): run `spec` later in this request, in phase `phase`. */
 int mp_request_add_handler(request_rec *r, const char *phase, const char *spec,

@@ -7,6 +7,15 @@
 
 #include <Python.h>
 
+/* What the importer keeps for one request, inside the host's request: one
+ * module per path ({path: module}, made on first use) and the watch epoch
+ * polled at the request's first check (0: not polled yet).  The host owns
+ * `modules` (traverses and clears it with its request). */
+typedef struct mp_imp_request {
+    PyObject *modules;
+    unsigned long epoch;
+} mp_imp_request;
+
 /* Every callback runs with the GIL held, in the thread that imports; the
  * host finds "the configuration in force" from its own thread-local state. */
 typedef struct mp_importer_host {
@@ -21,9 +30,8 @@ typedef struct mp_importer_host {
     PyObject *(*search_path)(void *data);
     /* Directory of the handler in force (for "~/x"), or NULL. */
     const char *(*handler_dir)(void *data);
-    /* The current request's cache {path: module}: borrowed, or NULL outside
-     * a request. */
-    PyObject *(*request_cache)(void *data);
+    /* The current request's importer state, or NULL outside a request. */
+    mp_imp_request *(*request)(void *data);
     /* One line to the log at NOTICE. */
     void (*log)(void *data, const char *msg);
 } mp_importer_host;

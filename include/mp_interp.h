@@ -20,11 +20,14 @@ typedef struct mp_interp {
     PyThread_type_lock path_lock;
     PyObject *name_obj;      /* the name as a str */
     PyObject *phase_names[MP_NPHASES]; /* "PythonHandler"... as str */
+    struct mp_handler_names **handler_names; /* by mp_handler.id, see mp_dispatch.c */
+    unsigned n_handler_names;
     /* Objects whose last reference went in a thread without the GIL (the
      * end of a request): released the next time the interpreter is
      * entered, sparing every request a second GIL round trip. */
     pthread_mutex_t pending_mu;
-    struct mp_pending *pending;
+    PyObject **pending;      /* guarded by pending_mu */
+    size_t npending, cappending;
     int broken;              /* set-up failed: never entered */
     struct mp_interp *next;
 } mp_interp;

@@ -31,15 +31,8 @@ static void mp_child_init(apr_pool_t *p, server_rec *s)
 
 static int mp_post_read_request(request_rec *r)
 {
-    /* PythonInitHandler at server level runs here, first; inside a
-     * directory it runs at header_parser instead (mod_python's rule). */
-    const mp_dir_config *c = mp_dir_conf(r);
-    int rc;
+    int rc = mp_run_init_phase(r, 1);
 
-    if (!c->handlers[MP_INIT])
-        return mp_run_phase(r, MP_POST_READ_REQUEST);
-    rc = mp_run_phase(r, MP_INIT);
-    apr_table_setn(r->notes, "python_init_ran", "1");
     if (rc != OK && rc != DECLINED)
         return rc;
     return mp_run_phase(r, MP_POST_READ_REQUEST);
@@ -52,11 +45,10 @@ static int mp_trans(request_rec *r)
 
 static int mp_header_parser(request_rec *r)
 {
-    if (!apr_table_get(r->notes, "python_init_ran")) {
-        int rc = mp_run_phase(r, MP_INIT);
-        if (rc != OK && rc != DECLINED)
-            return rc;
-    }
+    int rc = mp_run_init_phase(r, 0);
+
+    if (rc != OK && rc != DECLINED)
+        return rc;
     return mp_run_phase(r, MP_HEADER_PARSER);
 }
 

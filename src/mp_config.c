@@ -189,6 +189,10 @@ static mp_dir_config *server_side(cmd_parms *cmd)
     return cmd->path ? NULL : mp_srv_conf(cmd->server)->conf;
 }
 
+/* Configuration is read in the parent, by one thread: ids only grow, so a
+ * handler of an earlier generation never shares one with a newer. */
+static unsigned last_handler_id;
+
 static const char *handler_cmd(cmd_parms *cmd, void *mconfig, const char *args)
 {
     mp_dir_config *conf = mconfig;
@@ -224,6 +228,7 @@ static const char *handler_cmd(cmd_parms *cmd, void *mconfig, const char *args)
         h->spec = w;
         h->directory = dir;
         h->exts = exts;
+        h->id = ++last_handler_id;
         if (mp_parse_handler_spec(cmd->pool, w, info->callable, &h->module,
                                   &h->object) < 0)
             return apr_psprintf(cmd->pool, "%s: invalid handler '%s' (expected "

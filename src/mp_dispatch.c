@@ -23,6 +23,7 @@ typedef struct mp_reqobj {
 typedef struct {
     mp_reqobj *objs;
     apr_array_header_t *added[MP_NPHASES];
+    int init_ran;            /* PythonInitHandler ran at post_read_request */
 } mp_reqstate;
 
 static mp_reqstate *reqstate(request_rec *r)
@@ -221,23 +222,86 @@ static PyObject *request_object(mp_interp *in, request_rec *r)
 
 /* ------------------------------------------------------ calling handlers */
 
-/* getattr along "a.b.c". New reference. */
-static PyObject *resolve_object(PyObject *mod, const char *dotted)
+/* A handler's names as Python objects.  Made once per interpreter for a
+ * configured handler (kept in the interpreter by handler id), per call for
+ * one added by req.add_handler(). */
+typedef struct mp_handler_names {
+    PyObject *module;   /* "mod" */
+    PyObject *path;     /* [handler directory], or NULL */
+    PyObject *attrs;    /* ("a", "b") for "mod::a.b" */
+} mp_handler_names;
+
+static void names_clear(mp_handler_names *n)
 {
-    PyObject *obj = mod;
-    const char *p = dotted;
+    Py_CLEAR(n->module);
+    Py_CLEAR(n->path);
+    Py_CLEAR(n->attrs);
+}
+
+/* "a.b" -> ("a", "b"), interned: attribute names. */
+static PyObject *split_dotted(const char *dotted)
+{
+    PyObject *s = PyUnicode_FromString(dotted), *dot = NULL, *parts = NULL, *t = NULL;
+
+    if (s && (dot = PyUnicode_FromString(".")) && (parts = PyUnicode_Split(s, dot, -1))) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(parts); i++)
+            PyUnicode_InternInPlace(&PyList_GET_ITEM(parts, i));
+        t = PyList_AsTuple(parts);
+    }
+    Py_XDECREF(s);
+    Py_XDECREF(dot);
+    Py_XDECREF(parts);
+    return t;
+}
+
+static int names_make(mp_handler_names *n, const mp_handler *h)
+{
+    memset(n, 0, sizeof(*n));
+    if (!(n->attrs = split_dotted(h->object)) ||
+        !(n->module = PyUnicode_FromString(h->module)) ||
+        (h->directory && !(n->path = Py_BuildValue("[s]", h->directory)))) {
+        names_clear(n);
+        return -1;
+    }
+    return 0;
+}
+
+/* The cached names of configured handler `h` in `in` (borrowed), made on
+ * first use; NULL with an exception if they cannot be made. */
+static const mp_handler_names *names_cached(mp_interp *in, const mp_handler *h)
+{
+    mp_handler_names *n;
+
+    if (h->id >= in->n_handler_names) {
+        unsigned cap = h->id + 16;
+        mp_handler_names **a = realloc(in->handler_names, cap * sizeof(*a));
+        if (!a)
+            return (mp_handler_names *)PyErr_NoMemory();
+        memset(a + in->n_handler_names, 0, (cap - in->n_handler_names) * sizeof(*a));
+        in->handler_names = a;
+        in->n_handler_names = cap;
+    }
+    if ((n = in->handler_names[h->id]))
+        return n;
+    if (!(n = malloc(sizeof(*n))))
+        return (mp_handler_names *)PyErr_NoMemory();
+    if (names_make(n, h) < 0) {
+        free(n);
+        return NULL;
+    }
+    return in->handler_names[h->id] = n;
+}
+
+/* getattr along the names. New reference. */
+static PyObject *resolve_object(PyObject *mod, PyObject *attrs)
+{
+    PyObject *obj = mod, *next;
 
     Py_INCREF(obj);
-    while (obj && *p) {
-        const char *dot = strchr(p, '.');
-        size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        PyObject *name = PyUnicode_FromStringAndSize(p, n), *next = NULL;
-        if (name)
-            next = PyObject_GetAttr(obj, name);
-        Py_XDECREF(name);
+    for (Py_ssize_t i = 0; obj && i < PyTuple_GET_SIZE(attrs); i++) {
+        next = PyObject_GetAttr(obj, PyTuple_GET_ITEM(attrs, i));
         Py_DECREF(obj);
         obj = next;
-        p += n + (dot ? 1 : 0);
     }
     return obj;
 }
@@ -264,39 +328,52 @@ static int server_return_code(request_rec *r, PyObject *exc)
     return rc;
 }
 
+/* The handler's result as an httpd status, with what it raised handled. */
+static int handler_result(mp_interp *in, request_rec *r, const mp_handler *h,
+                          PyObject *res)
+{
+    PyObject *type, *value, *tb;
+    int rc;
+
+    if (res && PyLong_Check(res))
+        return (int)PyLong_AsLong(res);
+    if (res) {
+        PyErr_Format(PyExc_TypeError, "handler %s returned %R, not an int "
+                     "(apache.OK, apache.DECLINED or an HTTP status)", h->spec, res);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (!PyErr_ExceptionMatches(in->server_return))
+        return HTTP_INTERNAL_SERVER_ERROR;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    rc = server_return_code(r, value);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    return rc;
+}
+
 static int call_handler(mp_interp *in, request_rec *r, PyObject *req,
                         const mp_dir_config *c, mp_phase phase, const mp_handler *h)
 {
-    PyObject *name = PyUnicode_FromString(h->module), *path = NULL;
+    mp_handler_names own;
+    const mp_handler_names *n = h->id ? names_cached(in, h)
+                                      : names_make(&own, h) == 0 ? &own : NULL;
     PyObject *mod = NULL, *obj = NULL, *res = NULL;
     int rc = HTTP_INTERNAL_SERVER_ERROR;
 
-    if (name && h->directory)
-        path = Py_BuildValue("[s]", h->directory);
-    if (name && (!h->directory || path))
-        mod = mp_importer_import(in->importer, name, -1, -1, path);
+    if (n)
+        mod = mp_importer_import(in->importer, n->module, -1, -1, n->path);
     if (mod)
-        obj = resolve_object(mod, h->object);
+        obj = resolve_object(mod, n->attrs);
     if (obj)
         res = PyObject_CallOneArg(obj, req);
-    if (res && PyLong_Check(res)) {
-        rc = (int)PyLong_AsLong(res);
-    } else if (res) {
-        PyErr_Format(PyExc_TypeError, "handler %s returned %R, not an int "
-                     "(apache.OK, apache.DECLINED or an HTTP status)", h->spec, res);
-    } else if (PyErr_ExceptionMatches(in->server_return)) {
-        PyObject *type, *value, *tb;
-        PyErr_Fetch(&type, &value, &tb);
-        PyErr_NormalizeException(&type, &value, &tb);
-        rc = server_return_code(r, value);
-        Py_XDECREF(type);
-        Py_XDECREF(value);
-        Py_XDECREF(tb);
-    }
+    if (n)
+        rc = handler_result(in, r, h, res);
     if (PyErr_Occurred())
         rc = report_error(r, c, phase, h);
-    Py_XDECREF(name);
-    Py_XDECREF(path);
+    if (n == &own)
+        names_clear(&own);
     Py_XDECREF(mod);
     Py_XDECREF(obj);
     Py_XDECREF(res);
@@ -401,16 +478,16 @@ static const apr_array_header_t *first_list(request_rec *r, const mp_dir_config 
     return st && st->added[phase] && st->added[phase]->nelts ? st->added[phase] : NULL;
 }
 
-int mp_run_phase(request_rec *r, mp_phase phase)
+/* Kept out of line: most phases of most requests have no Python handler,
+ * and mp_run_phase() answers those without setting up a frame this big. */
+static int __attribute__((noinline))
+run_phase(request_rec *r, const mp_dir_config *c, const apr_array_header_t *list,
+          mp_phase phase)
 {
-    const mp_dir_config *c = mp_dir_conf(r);
-    const apr_array_header_t *list = first_list(r, c, phase);
     mp_context ctx = { r, r->server, NULL, NULL, NULL };
     mp_interp *in;
     int rc;
 
-    if (!list)
-        return DECLINED;
     if (phase == MP_HANDLER && (!r->handler || (strcmp(r->handler, "mod_python") &&
                                                 strcmp(r->handler, "python-program"))))
         return DECLINED;
@@ -430,6 +507,29 @@ int mp_run_phase(request_rec *r, mp_phase phase)
         ap_note_auth_failure(r);
     }
     return rc;
+}
+
+int mp_run_phase(request_rec *r, mp_phase phase)
+{
+    const mp_dir_config *c = mp_dir_conf(r);
+    const apr_array_header_t *list = first_list(r, c, phase);
+
+    return list ? run_phase(r, c, list, phase) : DECLINED;
+}
+
+int mp_run_init_phase(request_rec *r, int at_post_read)
+{
+    const mp_reqstate *st;
+
+    if (at_post_read) {
+        if (!mp_dir_conf(r)->handlers[MP_INIT])
+            return DECLINED;
+        reqstate(r)->init_ran = 1;
+    } else if ((st = ap_get_module_config(r->request_config, &python_module)) &&
+               st->init_ran) {
+        return DECLINED;
+    }
+    return mp_run_phase(r, MP_INIT);
 }
 
 /* ------------------------------------------------------ cleanup phase */
@@ -455,7 +555,7 @@ static void run_import(server_rec *s, const mp_import *imp)
 {
     mp_context ctx = { NULL, s, NULL, NULL, NULL };
     mp_interp *in = mp_interp_enter(imp->interp, s);
-    PyObject *name, *mod = NULL, *fn = NULL, *res = NULL;
+    PyObject *name, *mod = NULL, *attrs = NULL, *fn = NULL, *res = NULL;
     const char *what;
 
     if (!in)
@@ -466,7 +566,8 @@ static void run_import(server_rec *s, const mp_import *imp)
         mod = mp_importer_import(in->importer, name, -1, -1, NULL);
         Py_DECREF(name);
     }
-    if (mod && imp->function && (fn = resolve_object(mod, imp->function)))
+    if (mod && imp->function && (attrs = split_dotted(imp->function)) &&
+        (fn = resolve_object(mod, attrs)))
         res = PyObject_CallNoArgs(fn);
     if (PyErr_Occurred()) {
         what = apr_psprintf(s->process->pool, "PythonImport %s%s%s (%s)",
@@ -475,6 +576,7 @@ static void run_import(server_rec *s, const mp_import *imp)
         mp_log_exception(NULL, s, what);
     }
     Py_XDECREF(mod);
+    Py_XDECREF(attrs);
     Py_XDECREF(fn);
     Py_XDECREF(res);
     mp_context_pop(&ctx);

@@ -82,9 +82,9 @@ static const char *host_handler_dir(void *data)
     return tl_ctx ? tl_ctx->handler_dir : NULL;
 }
 
-static PyObject *host_request_cache(void *data)
+static mp_imp_request *host_request(void *data)
 {
-    return tl_ctx && tl_ctx->req ? mp_request_modcache(tl_ctx->req) : NULL;
+    return tl_ctx && tl_ctx->req ? mp_request_importer_state(tl_ctx->req) : NULL;
 }
 
 /* One log record per line: traceback text arrives with embedded newlines. */
@@ -104,5 +104,5 @@ static void host_log(void *data, const char *msg)
 
 const mp_importer_host mp_httpd_host = {
     NULL, host_autoreload, host_logging, host_search_path, host_handler_dir,
-    host_request_cache, host_log,
+    host_request, host_log,
 };

@@ -282,7 +282,7 @@ static int entry_fresh(mp_importer *imp, mp_entry *e, const struct stat *st,
     kids = e->children;
     Py_INCREF(kids);
     for (Py_ssize_t i = 0; fresh && i < PyTuple_GET_SIZE(kids); i++) {
-        mp_entry *c = (mp_entry *)PyDict_GetItem(imp->cache,
+        mp_entry *c = (mp_entry *)mp_imp_dict_get(imp->cache,
                                                  PyTuple_GET_ITEM(kids, i));
         fresh = c && c->generation <= e->generation &&
                 entry_fresh(imp, c, NULL, epoch, depth + 1, watched);
@@ -291,25 +291,20 @@ static int entry_fresh(mp_importer *imp, mp_entry *e, const struct stat *st,
     return fresh;
 }
 
-/* The watch epoch for this check: polled once per request (remembered in
- * the request's module cache), on every call outside a request; 0 when
+/* The watch epoch for this check: polled once per request (the first
+ * check of the request), on every call outside a request; 0 when
  * notification is off. */
-unsigned long mp_imp_current_epoch(mp_importer *imp, PyObject *rcache)
+unsigned long mp_imp_current_epoch(mp_importer *imp, mp_imp_request *rq)
 {
-    PyObject *v;
     unsigned long e;
 
     if (!imp->notify)
         return 0;
-    if (rcache && (v = PyDict_GetItem(rcache, (PyObject *)imp)))
-        return PyLong_AsUnsignedLong(v);
+    if (rq && rq->epoch)
+        return rq->epoch;
     e = mp_watch_poll();
-    if (rcache && (v = PyLong_FromUnsignedLong(e))) {
-        if (PyDict_SetItem(rcache, (PyObject *)imp, v) < 0)
-            PyErr_Clear();
-        Py_DECREF(v);
-    }
-    PyErr_Clear();
+    if (rq)
+        rq->epoch = e;
     return e;
 }
 
@@ -530,7 +525,7 @@ static int entry_refresh(mp_importer *imp, mp_entry *e, int check, int log,
             return -1;
         }
         Py_DECREF(m);
-        c = (mp_entry *)PyDict_GetItem(imp->cache, PyTuple_GET_ITEM(kids, i));
+        c = (mp_entry *)mp_imp_dict_get(imp->cache, PyTuple_GET_ITEM(kids, i));
         stale = !c || c->generation > e->generation;
     }
     tl_frame = outer;
@@ -568,7 +563,8 @@ static PyObject *import_slow(mp_importer *imp, mp_entry *e, int check, int log,
             Py_CLEAR(m);
     } else if (!e->module && !entry_has_waiters(imp, e) &&
                PyDict_GetItem(imp->cache, e->path) == (PyObject *)e) {
-        /* A failed first import leaves nothing cached. */
+        /* A failed first import leaves nothing cached (PyDict_GetItem:
+         * the load's exception is pending). */
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
         PyDict_DelItem(imp->cache, e->path);
@@ -603,14 +599,22 @@ int mp_imp_want_check(mp_importer *imp, int autoreload)
     return autoreload < 0 ? imp->host->autoreload(imp->host->data) : autoreload;
 }
 
+static int request_remember(mp_imp_request *rq, PyObject *path, PyObject *m)
+{
+    if (!rq->modules && !(rq->modules = PyDict_New()))
+        return -1;
+    return PyDict_SetItem(rq->modules, path, m);
+}
+
 PyObject *mp_imp_import_path(mp_importer *imp, PyObject *path,
                              const struct stat *st, int check,
                              unsigned long epoch, int log)
 {
-    PyObject *rcache = imp->host->request_cache(imp->host->data), *m;
+    mp_imp_request *rq = imp->host->request(imp->host->data);
+    PyObject *m;
     mp_entry *e;
 
-    if (rcache && (m = PyDict_GetItem(rcache, path))) {
+    if (rq && rq->modules && (m = mp_imp_dict_get(rq->modules, path))) {
         Py_INCREF(m);
         note_child(imp, path);
         return m;
@@ -629,7 +633,7 @@ PyObject *mp_imp_import_path(mp_importer *imp, PyObject *path,
     /* Partial modules (cycles) are not dependencies, nor cached per request. */
     if (m && m != e->loading) {
         note_child(imp, path);
-        if (rcache && PyDict_SetItem(rcache, path, m) < 0)
+        if (rq && request_remember(rq, path, m) < 0)
             Py_CLEAR(m);
     }
     Py_DECREF(e);
@@ -658,7 +662,7 @@ PyObject *mp_imp_import_file(mp_importer *imp, PyObject *name, int autoreload,
 
     /* one poll per call: resolving and checking share this epoch */
     if (check)
-        epoch = mp_imp_current_epoch(imp, imp->host->request_cache(imp->host->data));
+        epoch = mp_imp_current_epoch(imp, imp->host->request(imp->host->data));
     file = mp_imp_resolve_cached(imp, name, path, globals, &st, check, epoch);
     if (!file)
         return NULL;

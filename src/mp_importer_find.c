@@ -101,9 +101,9 @@ static int module_dir(mp_importer *imp, PyObject *globals, char *buf, size_t n)
     const char *s, *slash;
 
     if (!globals || !PyDict_Check(globals) ||
-        !PyDict_GetItem(globals, imp->s_mp_info))
+        !mp_imp_dict_get(globals, imp->s_mp_info))
         return 0;
-    file = PyDict_GetItem(globals, imp->s_file);
+    file = mp_imp_dict_get(globals, imp->s_file);
     s = file && PyUnicode_Check(file) ? PyUnicode_AsUTF8(file) : NULL;
     if (!s || !(slash = strrchr(s, '/')) || (size_t)(slash - s) >= n) {
         PyErr_Clear();
@@ -130,7 +130,7 @@ static PyObject *search_plain(mp_importer *imp, const char *name,
     if (module_dir(imp, globals, dir, sizeof(dir))) {
         if ((found = try_file(imp, dir, name, st)))
             return found;
-        if ((found = search_dirs(imp, PyDict_GetItem(globals, imp->s_mp_path),
+        if ((found = search_dirs(imp, mp_imp_dict_get(globals, imp->s_mp_path),
                                  name, st)))
             return found;
     }
@@ -217,8 +217,8 @@ static PyObject *importing_file(mp_importer *imp, PyObject *globals)
 {
     PyObject *file;
 
-    if (globals && PyDict_Check(globals) && PyDict_GetItem(globals, imp->s_mp_info) &&
-        (file = PyDict_GetItem(globals, imp->s_file)))
+    if (globals && PyDict_Check(globals) && mp_imp_dict_get(globals, imp->s_mp_info) &&
+        (file = mp_imp_dict_get(globals, imp->s_file)))
         return file;
     return Py_None;
 }
@@ -249,7 +249,7 @@ static void add_record(mp_importer *imp, PyObject *name, PyObject *path,
                        PyObject *file, PyObject *search, PyObject *found,
                        int watched, PyObject *stale)
 {
-    PyObject *records = PyDict_GetItem(imp->resolved, name), *r;
+    PyObject *records = mp_imp_dict_get(imp->resolved, name), *r;
     Py_ssize_t at;
 
     if (stale && records && (at = PySequence_Index(records, stale)) >= 0)
@@ -291,7 +291,7 @@ PyObject *mp_imp_resolve_cached(mp_importer *imp, PyObject *name, PyObject *path
     search = imp->host->search_path(imp->host->data);
     if (!search && PyErr_Occurred())
         return NULL;
-    rec = find_record(PyDict_GetItem(imp->resolved, name), path, file, search);
+    rec = find_record(mp_imp_dict_get(imp->resolved, name), path, file, search);
     if (rec && (!check || PyTuple_GET_ITEM(rec, R_WATCHED) == Py_True)) {
         Py_XDECREF(search);
         memset(st, 0, sizeof(*st));

@@ -74,9 +74,22 @@ typedef struct mp_frame {
 
 extern PyTypeObject mp_imp_entry_type;
 
+/* d[key] (borrowed) or NULL.  The keys looked up are str, whose comparison
+ * cannot fail; unlike PyDict_GetItem this does not save and restore the
+ * exception state, which costs more than the lookup itself; so it must
+ * not be used while an exception is pending. */
+static inline PyObject *mp_imp_dict_get(PyObject *d, PyObject *key)
+{
+    PyObject *v = PyDict_GetItemWithError(d, key);
+
+    if (!v)
+        PyErr_Clear();
+    return v;
+}
+
 /* mp_importer.c */
 int mp_imp_want_check(mp_importer *imp, int autoreload);
-unsigned long mp_imp_current_epoch(mp_importer *imp, PyObject *rcache);
+unsigned long mp_imp_current_epoch(mp_importer *imp, mp_imp_request *rq);
 /* `check`: 1 to check freshness (with `epoch` from mp_imp_current_epoch) */
 PyObject *mp_imp_import_path(mp_importer *imp, PyObject *path,
                              const struct stat *st, int check,

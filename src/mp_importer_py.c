@@ -68,7 +68,7 @@ static PyObject *imp_hook(mp_importer *imp, PyObject *args, PyObject *kw)
     s = PyUnicode_AsUTF8(name);
     if (s && level == 0 && *s && !strchr(s, '.') && !strchr(s, '/') &&
         globals && PyDict_Check(globals) &&
-        PyDict_GetItem(globals, imp->s_mp_info)) {
+        mp_imp_dict_get(globals, imp->s_mp_info)) {
         PyObject *m = mp_imp_import_file(imp, name, -1, -1, NULL, globals);
         if (m || PyErr_Occurred())
             return m;
@@ -109,7 +109,7 @@ static PyObject *imp_modules(mp_importer *imp, PyObject *unused)
 static int tree_add(mp_importer *imp, PyObject *lines, PyObject *path,
                     int depth, PyObject *seen)
 {
-    mp_entry *e = (mp_entry *)PyDict_GetItem(imp->cache, path);
+    mp_entry *e = (mp_entry *)mp_imp_dict_get(imp->cache, path);
     int cyc = PySet_Contains(seen, path);
     PyObject *line;
 

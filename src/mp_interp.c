@@ -22,13 +22,10 @@ typedef struct mp_tstate {
     struct mp_tstate *next;
 } mp_tstate;
 
-typedef struct mp_pending {
-    PyObject *obj;
-    struct mp_pending *next;
-} mp_pending;
-
-static mp_interp *registry;                 /* guarded by registry_mu */
-static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+/* Interpreters are only ever added, at the head, by a thread holding
+ * create_mu, and published with release semantics: readers walk the list
+ * without a lock. */
+static mp_interp *registry;
 static pthread_mutex_t create_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static __thread mp_tstate *tl_tstates;      /* this thread's thread states */
@@ -99,21 +96,18 @@ void mp_python_child_init(void)
 
 static mp_interp *registry_find(const char *name)
 {
-    mp_interp *in;
+    mp_interp *in = __atomic_load_n(&registry, __ATOMIC_ACQUIRE);
 
-    pthread_mutex_lock(&registry_mu);
-    for (in = registry; in && strcmp(in->name, name) != 0; in = in->next)
-        ;
-    pthread_mutex_unlock(&registry_mu);
+    while (in && strcmp(in->name, name) != 0)
+        in = in->next;
     return in;
 }
 
+/* With create_mu held. */
 static void registry_add(mp_interp *in)
 {
-    pthread_mutex_lock(&registry_mu);
     in->next = registry;
-    registry = in;
-    pthread_mutex_unlock(&registry_mu);
+    __atomic_store_n(&registry, in, __ATOMIC_RELEASE);
 }
 
 static PyThreadState *main_tstate(void)
@@ -292,31 +286,40 @@ done:
 
 void mp_interp_release_later(mp_interp *in, PyObject *obj)
 {
-    mp_pending *p = malloc(sizeof(*p));
-
-    if (!p)
-        return;  /* out of memory: leak the object rather than touch it */
-    p->obj = obj;
     pthread_mutex_lock(&in->pending_mu);
-    p->next = in->pending;
-    in->pending = p;
+    if (in->npending == in->cappending) {
+        size_t cap = in->cappending ? in->cappending * 2 : 64;
+        PyObject **a = realloc(in->pending, cap * sizeof(*a));
+        if (!a) {
+            /* out of memory: leak the object rather than touch it */
+            pthread_mutex_unlock(&in->pending_mu);
+            return;
+        }
+        in->pending = a;
+        in->cappending = cap;
+    }
+    in->pending[in->npending] = obj;
+    __atomic_store_n(&in->npending, in->npending + 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&in->pending_mu);
 }
 
-/* With the GIL held in `in`. */
+/* With the GIL held in `in`.  Released in batches, outside the lock: a
+ * release may run any code (__del__). */
 static void release_pending(mp_interp *in)
 {
-    mp_pending *p, *next;
+    enum { BATCH = 32 };
+    PyObject *batch[BATCH];
+    size_t n;
 
-    pthread_mutex_lock(&in->pending_mu);
-    p = in->pending;
-    in->pending = NULL;
-    pthread_mutex_unlock(&in->pending_mu);
-    for (; p; p = next) {
-        next = p->next;
-        Py_DECREF(p->obj);
-        free(p);
-    }
+    do {
+        pthread_mutex_lock(&in->pending_mu);
+        n = in->npending < BATCH ? in->npending : BATCH;
+        memcpy(batch, in->pending + in->npending - n, n * sizeof(*batch));
+        __atomic_store_n(&in->npending, in->npending - n, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&in->pending_mu);
+        for (size_t i = 0; i < n; i++)
+            Py_DECREF(batch[i]);
+    } while (n == BATCH);
 }
 
 mp_interp *mp_interp_enter(const char *name, server_rec *s)
@@ -345,7 +348,8 @@ mp_interp *mp_interp_enter(const char *name, server_rec *s)
         return NULL;
     PyEval_RestoreThread(ts);
     tl_current = in;
-    if (in->pending)  /* unlocked peek: a miss is caught next time */
+    /* unlocked peek: a miss is caught next time */
+    if (__atomic_load_n(&in->npending, __ATOMIC_RELAXED))
         release_pending(in);
     return in;
 }

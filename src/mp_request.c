@@ -2,6 +2,7 @@
  * request_rec.  One per (request, interpreter), reused across phases; it
  * stops touching request_rec once the request pool is gone. */
 #include "mod_python.h"
+#include "mp_importer.h"
 #include "mp_interp.h"
 
 #include "http_core.h"
@@ -18,7 +19,7 @@ struct mp_request {
     PyObject *server, *connection;
     PyObject *phase;         /* "PythonHandler" or None */
     PyObject *interpreter;
-    PyObject *modcache;      /* importer: one module per path per request */
+    mp_imp_request imp;      /* importer: one module per path per request */
     PyObject *rbuf;          /* body bytes read ahead by readline() */
     int body_ready;          /* ap_setup_client_block() done */
     int body_eof;
@@ -38,13 +39,10 @@ PyObject *mp_request_new(request_rec *r, PyObject *interp_name)
     Py_INCREF(Py_None);
     self->interpreter = interp_name;
     Py_INCREF(interp_name);
-    self->modcache = PyDict_New();
+    self->imp.modules = NULL;
+    self->imp.epoch = 0;
     self->body_ready = self->body_eof = 0;
     PyObject_GC_Track(self);
-    if (!self->modcache) {
-        Py_DECREF(self);
-        return NULL;
-    }
     return (PyObject *)self;
 }
 
@@ -54,9 +52,9 @@ void mp_request_set_phase(PyObject *req, PyObject *phase)
     Py_XSETREF(((mp_request *)req)->phase, phase);
 }
 
-PyObject *mp_request_modcache(PyObject *req)
+mp_imp_request *mp_request_importer_state(PyObject *req)
 {
-    return ((mp_request *)req)->modcache;
+    return &((mp_request *)req)->imp;
 }
 
 request_rec *mp_request_rec(PyObject *req)
@@ -83,14 +81,40 @@ static request_rec *live(mp_request *self)
  * for them would cost more (a GIL hand-off per write) than it saves. */
 #define MP_WRITE_KEEP_GIL 8192
 
-static PyObject *req_write(mp_request *self, PyObject *args)
+/* What write() sends: a bytes-like object as it is, a str as UTF-8. */
+static int write_data(PyObject *o, Py_buffer *buf)
+{
+    Py_ssize_t n;
+    const char *s;
+
+    if (PyUnicode_Check(o))
+        return (s = PyUnicode_AsUTF8AndSize(o, &n))
+               ? PyBuffer_FillInfo(buf, o, (void *)s, n, 1, PyBUF_SIMPLE) : -1;
+    if (PyObject_CheckBuffer(o))
+        return PyObject_GetBuffer(o, buf, PyBUF_SIMPLE);
+    PyErr_Format(PyExc_TypeError, "write() argument 1 must be str or a bytes-like "
+                 "object, not %.100s", Py_TYPE(o)->tp_name);
+    return -1;
+}
+
+/* write(data, flush=1); fast-call: a hello world calls it once per request. */
+static PyObject *req_write(mp_request *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_buffer buf;
-    int flush = 1, rc;
+    long flush = 1;
+    int rc;
     request_rec *r = live(self);
     mp_interp *in = NULL;
 
-    if (!r || !PyArg_ParseTuple(args, "s*|i:write", &buf, &flush))
+    if (!r)
+        return NULL;
+    if (nargs < 1 || nargs > 2) {
+        PyErr_Format(PyExc_TypeError, "write() takes 1 or 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (nargs > 1 && (flush = PyLong_AsLong(args[1])) == -1 && PyErr_Occurred())
+        return NULL;
+    if (write_data(args[0], &buf) < 0)
         return NULL;
     if (flush || buf.len >= MP_WRITE_KEEP_GIL)
         in = mp_interp_suspend();
@@ -431,12 +455,12 @@ static PyObject *req_construct_url(mp_request *self, PyObject *args)
     return mp_str_from_c(ap_construct_url(r->pool, uri, r));
 }
 
-static PyObject *req_set_content_length(mp_request *self, PyObject *args)
+static PyObject *req_set_content_length(mp_request *self, PyObject *n_obj)
 {
     long long n;
     request_rec *r = live(self);
 
-    if (!r || !PyArg_ParseTuple(args, "L:set_content_length", &n))
+    if (!r || ((n = PyLong_AsLongLong(n_obj)) == -1 && PyErr_Occurred()))
         return NULL;
     if (n < 0) {
         PyErr_SetString(PyExc_ValueError, "content length must not be negative");
@@ -467,7 +491,7 @@ static PyObject *req_add_cgi_vars(mp_request *self, PyObject *u)
 }
 
 static PyMethodDef req_methods[] = {
-    {"write", (PyCFunction)req_write, METH_VARARGS, "write(data, flush=1)"},
+    {"write", (PyCFunction)(void (*)(void))req_write, METH_FASTCALL, "write(data, flush=1)"},
     {"flush", (PyCFunction)req_flush, METH_NOARGS, NULL},
     {"sendfile", (PyCFunction)req_sendfile, METH_VARARGS, "sendfile(path[, offset[, len]])"},
     {"read", (PyCFunction)req_read, METH_VARARGS, "read([len]) -> bytes"},
@@ -482,7 +506,7 @@ static PyMethodDef req_methods[] = {
      "add_handler(phase, handler[, dir])"},
     {"document_root", (PyCFunction)req_document_root, METH_NOARGS, NULL},
     {"construct_url", (PyCFunction)req_construct_url, METH_VARARGS, NULL},
-    {"set_content_length", (PyCFunction)req_set_content_length, METH_VARARGS, NULL},
+    {"set_content_length", (PyCFunction)req_set_content_length, METH_O, NULL},
     {"add_common_vars", (PyCFunction)req_add_common_vars, METH_NOARGS, NULL},
     {"add_cgi_vars", (PyCFunction)req_add_cgi_vars, METH_NOARGS, NULL},
     {NULL}
@@ -689,7 +713,7 @@ static int req_traverse(mp_request *self, visitproc visit, void *arg)
     Py_VISIT(self->dict);
     for (int i = 0; i < 5; i++)
         Py_VISIT(self->tables[i]);
-    Py_VISIT(self->modcache);
+    Py_VISIT(self->imp.modules);
     return 0;
 }
 
@@ -698,7 +722,7 @@ static int req_clear(mp_request *self)
     Py_CLEAR(self->dict);
     for (int i = 0; i < 5; i++)
         Py_CLEAR(self->tables[i]);
-    Py_CLEAR(self->modcache);
+    Py_CLEAR(self->imp.modules);
     return 0;
 }
 

@@ -11,19 +11,25 @@ const char *mp_str_to_c(apr_pool_t *p, PyObject *o, const char *what, int no_crl
     Py_ssize_t n;
     char *out;
 
-    if (PyUnicode_Check(o)) {
+    if (PyUnicode_Check(o) && PyUnicode_IS_ASCII(o)) {
+        /* the common case: its bytes are the Latin-1 ones, no copy */
+        s = (const char *)PyUnicode_DATA(o);
+        n = PyUnicode_GET_LENGTH(o);
+    } else if (PyUnicode_Check(o)) {
         if (!(b = PyUnicode_AsLatin1String(o))) {
             PyErr_Format(PyExc_TypeError, "%s: not an ISO-8859-1 string", what);
             return NULL;
         }
-        o = b;
-    } else if (!PyBytes_Check(o)) {
+        s = PyBytes_AS_STRING(b);
+        n = PyBytes_GET_SIZE(b);
+    } else if (PyBytes_Check(o)) {
+        s = PyBytes_AS_STRING(o);
+        n = PyBytes_GET_SIZE(o);
+    } else {
         PyErr_Format(PyExc_TypeError, "%s must be str, not %s", what,
                      Py_TYPE(o)->tp_name);
         return NULL;
     }
-    s = PyBytes_AS_STRING(o);
-    n = PyBytes_GET_SIZE(o);
     if ((Py_ssize_t)strlen(s) != n) {
         PyErr_Format(PyExc_ValueError, "%s contains a NUL character", what);
         out = NULL;

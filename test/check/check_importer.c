@@ -23,7 +23,7 @@
 static struct {
     int autoreload, logging;
     PyObject *search_path;   /* list or NULL */
-    PyObject *rcache;        /* dict or NULL */
+    mp_imp_request rq;       /* rq.modules: a dict, or NULL outside a request */
     PyObject *logs;          /* list of str */
     char handler_dir[1024];
 } host_state;
@@ -39,7 +39,10 @@ static const char *h_handler_dir(void *d)
 {
     return host_state.handler_dir[0] ? host_state.handler_dir : NULL;
 }
-static PyObject *h_request_cache(void *d) { return host_state.rcache; }
+static mp_imp_request *h_request(void *d)
+{
+    return host_state.rq.modules ? &host_state.rq : NULL;
+}
 static void h_log(void *d, const char *msg)
 {
     PyObject *s = PyUnicode_FromString(msg);
@@ -50,7 +53,7 @@ static void h_log(void *d, const char *msg)
 }
 
 static const mp_importer_host test_host = {
-    NULL, h_autoreload, h_logging, h_search_path, h_handler_dir, h_request_cache, h_log,
+    NULL, h_autoreload, h_logging, h_search_path, h_handler_dir, h_request, h_log,
 };
 
 /* ------------------------------------------------------------ mptest module */
@@ -69,7 +72,9 @@ static PyObject *t_set(PyObject *m, PyObject *args)
     else if (!strcmp(what, "search_path")) {
         Py_XSETREF(host_state.search_path, v == Py_None ? NULL : (Py_INCREF(v), v));
     } else if (!strcmp(what, "request_cache")) {
-        Py_XSETREF(host_state.rcache, v == Py_None ? NULL : (Py_INCREF(v), v));
+        /* a new request: its own modules and a new epoch poll */
+        Py_XSETREF(host_state.rq.modules, v == Py_None ? NULL : (Py_INCREF(v), v));
+        host_state.rq.epoch = 0;
     } else if (!strcmp(what, "handler_dir")) {
         snprintf(host_state.handler_dir, sizeof(host_state.handler_dir), "%s",
                  v == Py_None ? "" : PyUnicode_AsUTF8(v));
@@ -146,7 +151,7 @@ static void setup(void)
     host_state.logging = 1;
     host_state.handler_dir[0] = '\0';
     Py_CLEAR(host_state.search_path);
-    Py_CLEAR(host_state.rcache);
+    Py_CLEAR(host_state.rq.modules);
     Py_XSETREF(host_state.logs, PyList_New(0));
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/mp-check-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
@@ -177,7 +182,7 @@ static void teardown(void)
     char cmd[300];
 
     Py_CLEAR(globals);
-    Py_CLEAR(host_state.rcache);
+    Py_CLEAR(host_state.rq.modules);
     PyGC_Collect();
     snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
     if (system(cmd) != 0)
