@@ -67,7 +67,11 @@ typedef struct {
     int per_directive;
     const char *interpreter;
     const char *python_path;
+    const char *importer_path; /* options' MP_OPT_IMPORTER_PATH, looked up
+                                  when configured, not at every import */
 } mp_dir_config;
+
+#define MP_OPT_IMPORTER_PATH "mod_python.importer.path"
 
 typedef struct {
     mp_dir_config *conf;         /* server-level values (get_config()) */

@@ -8,13 +8,18 @@
 #include <Python.h>
 
 /* What the importer keeps for one request, inside the host's request: one
- * module per path ({path: module}, made on first use) and the watch epoch
- * polled at the request's first check (0: not polled yet).  The host owns
- * `modules` (traverses and clears it with its request). */
+ * module per path (the first one inline, as most requests import one; the
+ * others in a dict made on demand) and the watch epoch polled at the
+ * request's first check (0: not polled yet).  Zeroed by the host, which
+ * passes it to the two functions below from its tp_traverse and tp_clear. */
 typedef struct mp_imp_request {
+    PyObject *path1, *module1;
     PyObject *modules;
     unsigned long epoch;
 } mp_imp_request;
+
+int mp_imp_request_traverse(mp_imp_request *rq, visitproc visit, void *arg);
+void mp_imp_request_clear(mp_imp_request *rq);
 
 /* Every callback runs with the GIL held, in the thread that imports; the
  * host finds "the configuration in force" from its own thread-local state. */

@@ -79,6 +79,9 @@ void *mp_merge_dir_config(apr_pool_t *p, void *basev, void *addv)
         MERGE_PTR(handlers[i]);
     c->directives = table_merge(p, base->directives, add->directives);
     c->options = table_merge(p, base->options, add->options);
+    c->importer_path = c->options == add->options ? add->importer_path
+                     : c->options == base->options ? base->importer_path
+                     : apr_table_get(c->options, MP_OPT_IMPORTER_PATH);
     MERGE_INT(debug);
     MERGE_INT(autoreload);
     MERGE_INT(per_directory);
@@ -279,6 +282,12 @@ static const char *string_cmd(cmd_parms *cmd, void *mconfig, const char *val)
     return NULL;
 }
 
+static void set_option(mp_dir_config *c, const char *key, const char *val)
+{
+    apr_table_set(c->options, key, val ? val : "");
+    c->importer_path = apr_table_get(c->options, MP_OPT_IMPORTER_PATH);
+}
+
 static const char *option_cmd(cmd_parms *cmd, void *mconfig, const char *key,
                               const char *val)
 {
@@ -287,9 +296,9 @@ static const char *option_cmd(cmd_parms *cmd, void *mconfig, const char *key,
     if (!*key)
         return "PythonOption requires a non-empty key";
     /* A missing value means "unset": get_options() drops empty values. */
-    apr_table_set(((mp_dir_config *)mconfig)->options, key, val ? val : "");
+    set_option(mconfig, key, val);
     if (srv)
-        apr_table_set(srv->options, key, val ? val : "");
+        set_option(srv, key, val);
     return NULL;
 }
 

@@ -292,6 +292,23 @@ static const mp_handler_names *names_cached(mp_interp *in, const mp_handler *h)
     return in->handler_names[h->id] = n;
 }
 
+/* getattr(obj, name), straight from the namespace of a plain module: for
+ * a name not starting with "_", ModuleType has no descriptor that could
+ * take precedence, so the dict lookup is the whole of getattr when it
+ * finds the name.  New reference. */
+static PyObject *get_attr(PyObject *obj, PyObject *name)
+{
+    PyObject *v;
+
+    if (PyModule_CheckExact(obj) && PyUnicode_GET_LENGTH(name) &&
+        PyUnicode_READ_CHAR(name, 0) != '_' &&
+        (v = PyDict_GetItemWithError(PyModule_GetDict(obj), name))) {
+        Py_INCREF(v);
+        return v;
+    }
+    return PyErr_Occurred() ? NULL : PyObject_GetAttr(obj, name);
+}
+
 /* getattr along the names. New reference. */
 static PyObject *resolve_object(PyObject *mod, PyObject *attrs)
 {
@@ -299,7 +316,7 @@ static PyObject *resolve_object(PyObject *mod, PyObject *attrs)
 
     Py_INCREF(obj);
     for (Py_ssize_t i = 0; obj && i < PyTuple_GET_SIZE(attrs); i++) {
-        next = PyObject_GetAttr(obj, PyTuple_GET_ITEM(attrs, i));
+        next = get_attr(obj, PyTuple_GET_ITEM(attrs, i));
         Py_DECREF(obj);
         obj = next;
     }

@@ -4,10 +4,11 @@
 #include "mod_python.h"
 #include "mp_importer.h"
 #include "mp_interp.h"
+#include "mp_tls.h"
 
 APLOG_USE_MODULE(python);
 
-static __thread mp_context *tl_ctx;
+static MP_THREAD_LOCAL mp_context *tl_ctx;
 
 server_rec *mp_main_server;
 
@@ -45,16 +46,15 @@ static int host_logging(void *data)
     return c->debug > 0 || mp_option_flag(c->options, "mod_python.importer.log") == 1;
 }
 
-/* PythonOption mod_python.importer.path: a Python list expression,
+/* PythonOption MP_OPT_IMPORTER_PATH: a Python list expression,
  * evaluated once per distinct string per interpreter. */
 static PyObject *host_search_path(void *data)
 {
-    const char *expr = apr_table_get(conf_in_force()->options,
-                                     "mod_python.importer.path");
-    mp_interp *in = mp_interp_current();
+    const char *expr = conf_in_force()->importer_path;
+    mp_interp *in;
     PyObject *key, *val;
 
-    if (!expr || !*expr || !in)
+    if (!expr || !*expr || !(in = mp_interp_current()))
         return NULL;
     if (!(key = PyUnicode_FromString(expr)))
         return NULL;

@@ -21,8 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static __thread mp_tinfo tl_info;
-static __thread mp_frame *tl_frame;
+static MP_THREAD_LOCAL mp_tinfo tl_info;
+static MP_THREAD_LOCAL mp_frame *tl_frame;
 
 /* ---------------------------------------------------------------- log */
 
@@ -599,8 +599,36 @@ int mp_imp_want_check(mp_importer *imp, int autoreload)
     return autoreload < 0 ? imp->host->autoreload(imp->host->data) : autoreload;
 }
 
+int mp_imp_request_traverse(mp_imp_request *rq, visitproc visit, void *arg)
+{
+    Py_VISIT(rq->path1);
+    Py_VISIT(rq->module1);
+    Py_VISIT(rq->modules);
+    return 0;
+}
+
+void mp_imp_request_clear(mp_imp_request *rq)
+{
+    Py_CLEAR(rq->path1);
+    Py_CLEAR(rq->module1);
+    Py_CLEAR(rq->modules);
+}
+
+/* The module this request already has for `path` (borrowed), or NULL. */
+static PyObject *request_module(const mp_imp_request *rq, PyObject *path)
+{
+    if (rq->path1 && (rq->path1 == path || PyUnicode_Compare(rq->path1, path) == 0))
+        return rq->module1;
+    return rq->modules ? mp_imp_dict_get(rq->modules, path) : NULL;
+}
+
 static int request_remember(mp_imp_request *rq, PyObject *path, PyObject *m)
 {
+    if (!rq->path1) {
+        rq->path1 = Py_NewRef(path);
+        rq->module1 = Py_NewRef(m);
+        return 0;
+    }
     if (!rq->modules && !(rq->modules = PyDict_New()))
         return -1;
     return PyDict_SetItem(rq->modules, path, m);
@@ -614,7 +642,7 @@ PyObject *mp_imp_import_path(mp_importer *imp, PyObject *path,
     PyObject *m;
     mp_entry *e;
 
-    if (rq && rq->modules && (m = mp_imp_dict_get(rq->modules, path))) {
+    if (rq && (m = request_module(rq, path))) {
         Py_INCREF(m);
         note_child(imp, path);
         return m;

@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-__thread int *mp_imp_search_watched;
+MP_THREAD_LOCAL int *mp_imp_search_watched;
 
 /* -------------------------------------------------------------- paths */
 
@@ -46,7 +46,8 @@ static int cached_gone(mp_importer *imp, const char *path, struct stat *st)
     return has;
 }
 
-/* Try `base` and `base.py`: a new normalised str, or NULL (no error). */
+/* Try `base` and `base.py`: a new normalised (interned) str, or NULL (no
+ * error). */
 static PyObject *try_file(mp_importer *imp, const char *dir, const char *name,
                           struct stat *st)
 {
@@ -66,11 +67,13 @@ static PyObject *try_file(mp_importer *imp, const char *dir, const char *name,
     n = strlen(buf);
     if (n < 3 || strcmp(buf + n - 3, ".py") != 0)
         strcat(buf, ".py");
+    /* Interned: every lookup of the path in the cache (and in the
+     * request's modules) then matches by identity, without a memcmp. */
     if (is_file(imp, buf, st) || cached_gone(imp, buf, st))
-        return PyUnicode_FromString(buf);
+        return PyUnicode_InternFromString(buf);
     buf[strlen(buf) - 3] = '\0';
     if (is_file(imp, buf, st))
-        return PyUnicode_FromString(buf);
+        return PyUnicode_InternFromString(buf);
     return NULL;
 }
 

@@ -6,6 +6,7 @@
 #define MP_IMPORTER_INT_H
 
 #include "mp_importer.h"
+#include "mp_tls.h"
 
 #include <pthread.h>
 #include <sys/stat.h>
@@ -103,7 +104,7 @@ PyObject *mp_imp_do_import(mp_importer *imp, PyObject *name, int autoreload,
 /* mp_importer_find.c */
 /* While a resolution is to be cached: cleared if a directory searched
  * cannot be watched (a new file there would go unnoticed). */
-extern __thread int *mp_imp_search_watched;
+extern MP_THREAD_LOCAL int *mp_imp_search_watched;
 void mp_imp_watch_parent(const char *path, int *ok);
 PyObject *mp_imp_resolve_cached(mp_importer *imp, PyObject *name, PyObject *path,
                                 PyObject *globals, struct stat *st, int check,

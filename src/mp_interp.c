@@ -8,6 +8,7 @@
  * between mp_interp_enter() and mp_interp_leave(). */
 #include "mp_interp.h"
 #include "mp_importer.h"
+#include "mp_tls.h"
 
 #include "mp_build.h"
 
@@ -28,9 +29,9 @@ typedef struct mp_tstate {
 static mp_interp *registry;
 static pthread_mutex_t create_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static __thread mp_tstate *tl_tstates;      /* this thread's thread states */
-static __thread PyThreadState *tl_main_ts;  /* ... in the main interpreter */
-static __thread mp_interp *tl_current;
+static MP_THREAD_LOCAL mp_tstate *tl_tstates;      /* this thread's thread states */
+static MP_THREAD_LOCAL PyThreadState *tl_main_ts;  /* ... in the main interpreter */
+static MP_THREAD_LOCAL mp_interp *tl_current;
 
 /* --------------------------------------------------------------- startup */
 

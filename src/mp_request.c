@@ -39,8 +39,7 @@ PyObject *mp_request_new(request_rec *r, PyObject *interp_name)
     Py_INCREF(Py_None);
     self->interpreter = interp_name;
     Py_INCREF(interp_name);
-    self->imp.modules = NULL;
-    self->imp.epoch = 0;
+    memset(&self->imp, 0, sizeof(self->imp));
     self->body_ready = self->body_eof = 0;
     PyObject_GC_Track(self);
     return (PyObject *)self;
@@ -713,8 +712,7 @@ static int req_traverse(mp_request *self, visitproc visit, void *arg)
     Py_VISIT(self->dict);
     for (int i = 0; i < 5; i++)
         Py_VISIT(self->tables[i]);
-    Py_VISIT(self->imp.modules);
-    return 0;
+    return mp_imp_request_traverse(&self->imp, visit, arg);
 }
 
 static int req_clear(mp_request *self)
@@ -722,7 +720,7 @@ static int req_clear(mp_request *self)
     Py_CLEAR(self->dict);
     for (int i = 0; i < 5; i++)
         Py_CLEAR(self->tables[i]);
-    Py_CLEAR(self->imp.modules);
+    mp_imp_request_clear(&self->imp);
     return 0;
 }
 

@@ -23,7 +23,8 @@
 static struct {
     int autoreload, logging;
     PyObject *search_path;   /* list or NULL */
-    mp_imp_request rq;       /* rq.modules: a dict, or NULL outside a request */
+    mp_imp_request rq;
+    int in_request;
     PyObject *logs;          /* list of str */
     char handler_dir[1024];
 } host_state;
@@ -41,7 +42,7 @@ static const char *h_handler_dir(void *d)
 }
 static mp_imp_request *h_request(void *d)
 {
-    return host_state.rq.modules ? &host_state.rq : NULL;
+    return host_state.in_request ? &host_state.rq : NULL;
 }
 static void h_log(void *d, const char *msg)
 {
@@ -72,9 +73,11 @@ static PyObject *t_set(PyObject *m, PyObject *args)
     else if (!strcmp(what, "search_path")) {
         Py_XSETREF(host_state.search_path, v == Py_None ? NULL : (Py_INCREF(v), v));
     } else if (!strcmp(what, "request_cache")) {
-        /* a new request: its own modules and a new epoch poll */
-        Py_XSETREF(host_state.rq.modules, v == Py_None ? NULL : (Py_INCREF(v), v));
+        /* None: outside a request; else a new request (its own modules
+         * and epoch poll) */
+        mp_imp_request_clear(&host_state.rq);
         host_state.rq.epoch = 0;
+        host_state.in_request = v != Py_None;
     } else if (!strcmp(what, "handler_dir")) {
         snprintf(host_state.handler_dir, sizeof(host_state.handler_dir), "%s",
                  v == Py_None ? "" : PyUnicode_AsUTF8(v));
@@ -151,7 +154,8 @@ static void setup(void)
     host_state.logging = 1;
     host_state.handler_dir[0] = '\0';
     Py_CLEAR(host_state.search_path);
-    Py_CLEAR(host_state.rq.modules);
+    mp_imp_request_clear(&host_state.rq);
+    host_state.in_request = 0;
     Py_XSETREF(host_state.logs, PyList_New(0));
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/mp-check-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
@@ -182,7 +186,8 @@ static void teardown(void)
     char cmd[300];
 
     Py_CLEAR(globals);
-    Py_CLEAR(host_state.rq.modules);
+    mp_imp_request_clear(&host_state.rq);
+    host_state.in_request = 0;
     PyGC_Collect();
     snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
     if (system(cmd) != 0)
