@@ -79,7 +79,11 @@ typedef struct {
     const char *python_home;
 } mp_server_config;
 
-mp_dir_config *mp_dir_conf(const request_rec *r);
+/* Read at every phase of every request: inline. */
+static inline mp_dir_config *mp_dir_conf(const request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &python_module);
+}
 mp_server_config *mp_srv_conf(const server_rec *s);
 extern const command_rec mp_directives[];
 void *mp_create_dir_config(apr_pool_t *p, char *dir);
@@ -119,7 +123,12 @@ extern PyTypeObject mp_table_type;
 typedef struct mp_request mp_request;
 /* `interp_name` and `phase` are str objects the caller keeps alive (the
  * request takes its own references); phase may be Py_None. */
-PyObject *mp_request_new(request_rec *r, PyObject *interp_name);
+struct mp_interp;
+PyObject *mp_request_new(request_rec *r, struct mp_interp *in);
+/* After the request (detached): gives up the caller's reference, keeping
+ * the object for a later request of `in` when nothing else holds it.  With
+ * the GIL held in `in`. */
+void mp_request_release(struct mp_interp *in, PyObject *req);
 void mp_request_set_phase(PyObject *req, PyObject *phase);
 struct mp_imp_request *mp_request_importer_state(PyObject *req);
 void mp_request_detach(PyObject *req);

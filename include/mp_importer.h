@@ -11,7 +11,8 @@
  * module per path (the first one inline, as most requests import one; the
  * others in a dict made on demand) and the watch epoch polled at the
  * request's first check (0: not polled yet).  Zeroed by the host, which
- * passes it to the two functions below from its tp_traverse and tp_clear. */
+ * passes it to the two functions below from its tp_traverse and tp_clear;
+ * clearing makes it fit for a new request. */
 typedef struct mp_imp_request {
     PyObject *path1, *module1;
     PyObject *modules;

@@ -8,6 +8,8 @@
 
 #include <pthread.h>
 
+#define MP_SPARE_REQUESTS 16
+
 typedef struct mp_interp {
     char *name;
     PyInterpreterState *istate;
@@ -21,6 +23,9 @@ typedef struct mp_interp {
     PyObject *name_obj;      /* the name as a str */
     PyObject *phase_names[MP_NPHASES]; /* "PythonHandler"... as str */
     struct mp_handler_names **handler_names; /* by mp_handler.id, see mp_dispatch.c */
+    /* Request objects of ended requests, for reuse (see mp_request.c). */
+    PyObject *spare_requests[MP_SPARE_REQUESTS];
+    int nspare_requests;
     unsigned n_handler_names;
     /* Objects whose last reference went in a thread without the GIL (the
      * end of a request): released the next time the interpreter is
@@ -32,9 +37,9 @@ typedef struct mp_interp {
     struct mp_interp *next;
 } mp_interp;
 
-/* Drop a reference to `obj` (of interpreter `in`) without holding the GIL:
- * done at the next mp_interp_enter(in). */
-void mp_interp_release_later(mp_interp *in, PyObject *obj);
+/* Release request object `req` (of interpreter `in`, detached) without
+ * holding the GIL: done (mp_request_release) at the next mp_interp_enter(in). */
+void mp_interp_release_later(mp_interp *in, PyObject *req);
 
 /* Start Python in the parent (once per process; later calls do nothing). */
 apr_status_t mp_python_init(apr_pool_t *p, server_rec *s, const char *home);

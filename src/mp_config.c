@@ -25,11 +25,6 @@ const mp_phase_info mp_phases[MP_NPHASES] = {
     [MP_CLEANUP]       = {"PythonCleanupHandler", "cleanuphandler", 0, {OK, -9, -9}},
 };
 
-mp_dir_config *mp_dir_conf(const request_rec *r)
-{
-    return ap_get_module_config(r->per_dir_config, &python_module);
-}
-
 mp_server_config *mp_srv_conf(const server_rec *s)
 {
     return ap_get_module_config(s->module_config, &python_module);

@@ -211,7 +211,7 @@ static PyObject *request_object(mp_interp *in, request_rec *r)
         if (o->interp == in)
             return o->req;
     o = apr_pcalloc(r->pool, sizeof(*o));
-    if (!(o->req = mp_request_new(r, in->name_obj)))
+    if (!(o->req = mp_request_new(r, in)))
         return NULL;
     o->interp = in;
     o->next = st->objs;

@@ -612,6 +612,7 @@ void mp_imp_request_clear(mp_imp_request *rq)
     Py_CLEAR(rq->path1);
     Py_CLEAR(rq->module1);
     Py_CLEAR(rq->modules);
+    rq->epoch = 0;
 }
 
 /* The module this request already has for `path` (borrowed), or NULL. */

@@ -285,7 +285,7 @@ done:
 
 /* ------------------------------------------------------------ enter/leave */
 
-void mp_interp_release_later(mp_interp *in, PyObject *obj)
+void mp_interp_release_later(mp_interp *in, PyObject *req)
 {
     pthread_mutex_lock(&in->pending_mu);
     if (in->npending == in->cappending) {
@@ -299,7 +299,7 @@ void mp_interp_release_later(mp_interp *in, PyObject *obj)
         in->pending = a;
         in->cappending = cap;
     }
-    in->pending[in->npending] = obj;
+    in->pending[in->npending] = req;
     __atomic_store_n(&in->npending, in->npending + 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&in->pending_mu);
 }
@@ -319,7 +319,7 @@ static void release_pending(mp_interp *in)
         __atomic_store_n(&in->npending, in->npending - n, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&in->pending_mu);
         for (size_t i = 0; i < n; i++)
-            Py_DECREF(batch[i]);
+            mp_request_release(in, batch[i]);
     } while (n == BATCH);
 }
 

@@ -10,6 +10,8 @@
 
 APLOG_USE_MODULE(python);
 
+static int req_clear(struct mp_request *self);
+
 struct mp_request {
     PyObject_HEAD
     request_rec *r;          /* NULL once the request is over */
@@ -25,11 +27,33 @@ struct mp_request {
     int body_eof;
 };
 
-PyObject *mp_request_new(request_rec *r, PyObject *interp_name)
+/* Everything a request leaves behind, so that the object can serve
+ * another request; `interpreter` and the GC tracking stay. */
+static void req_reset(mp_request *self)
 {
-    mp_request *self = PyObject_GC_New(mp_request, &mp_request_type);
+    PyObject *phase = self->phase;
 
-    if (!self)
+    req_clear(self);
+    Py_CLEAR(self->server);
+    Py_CLEAR(self->connection);
+    Py_CLEAR(self->rbuf);
+    Py_INCREF(Py_None);
+    self->phase = Py_None;
+    Py_DECREF(phase);
+    self->r = NULL;
+    self->body_ready = self->body_eof = 0;
+}
+
+PyObject *mp_request_new(request_rec *r, mp_interp *in)
+{
+    mp_request *self;
+
+    if (in->nspare_requests) {
+        self = (mp_request *)in->spare_requests[--in->nspare_requests];
+        self->r = r;
+        return (PyObject *)self;
+    }
+    if (!(self = PyObject_GC_New(mp_request, &mp_request_type)))
         return NULL;
     self->r = r;
     self->dict = NULL;
@@ -37,12 +61,26 @@ PyObject *mp_request_new(request_rec *r, PyObject *interp_name)
     self->server = self->connection = self->rbuf = NULL;
     self->phase = Py_None;
     Py_INCREF(Py_None);
-    self->interpreter = interp_name;
-    Py_INCREF(interp_name);
+    self->interpreter = in->name_obj;
+    Py_INCREF(in->name_obj);
     memset(&self->imp, 0, sizeof(self->imp));
     self->body_ready = self->body_eof = 0;
     PyObject_GC_Track(self);
     return (PyObject *)self;
+}
+
+void mp_request_release(mp_interp *in, PyObject *req)
+{
+    /* Only an object nobody else holds is reused, checked after the
+     * reset: what it drops may run code (__del__) that takes a reference. */
+    if (Py_REFCNT(req) == 1 && in->nspare_requests < MP_SPARE_REQUESTS) {
+        req_reset((mp_request *)req);
+        if (Py_REFCNT(req) == 1 && in->nspare_requests < MP_SPARE_REQUESTS) {
+            in->spare_requests[in->nspare_requests++] = req;
+            return;
+        }
+    }
+    Py_DECREF(req);
 }
 
 void mp_request_set_phase(PyObject *req, PyObject *phase)

@@ -76,7 +76,6 @@ static PyObject *t_set(PyObject *m, PyObject *args)
         /* None: outside a request; else a new request (its own modules
          * and epoch poll) */
         mp_imp_request_clear(&host_state.rq);
-        host_state.rq.epoch = 0;
         host_state.in_request = v != Py_None;
     } else if (!strcmp(what, "handler_dir")) {
         snprintf(host_state.handler_dir, sizeof(host_state.handler_dir), "%s",
