@@ -195,6 +195,32 @@ APP = {
             req.content_type = "text/plain"
             req.write(";".join(errors) or "all refused")
             return apache.OK
+        def write_args(req):
+            req.content_type = "text/plain"
+            refused = 0
+            for call in (lambda: req.write(5), lambda: req.write(), lambda: req.write("a", 0, 1),
+                         lambda: req.write("a", "x"), lambda: req.set_content_length("5"),
+                         lambda: req.set_content_length(-1)):
+                try:
+                    call()
+                except (TypeError, ValueError):
+                    refused += 1
+            req.write("\u20ac|", 0)
+            req.write(b"b|", 1)
+            req.write(bytearray(b"ba|"), False)
+            req.write(memoryview(b"mv|"))
+            req.write("")
+            req.write("refused %d" % refused)
+            return apache.OK
+        def __getattr__(name):
+            # a module-level __getattr__ (PEP 562) still supplies handlers
+            if name == "dynamic":
+                def dynamic(req):
+                    req.content_type = "text/plain"
+                    req.write("dynamic")
+                    return apache.OK
+                return dynamic
+            raise AttributeError(name)
     """,
     "trans.py": """
         from mod_python import apache
@@ -293,6 +319,12 @@ PythonOption mod_python.importer.path "['{root}']"
     </Files>
     <Files badattrs>
         PythonHandler misc::bad_attrs
+    </Files>
+    <Files writeargs>
+        PythonHandler misc::write_args
+    </Files>
+    <Files dynamic>
+        PythonHandler misc::dynamic
     </Files>
 </Directory>
 <Directory {htdocs}/phases>
@@ -483,6 +515,18 @@ def test_misc_methods(srv):
     assert wait_for(lambda: "registered cleanup ran" in read_file(log))
     assert srv.get("/app/redirect").body == b"Hello, world!\n"
     assert srv.get("/app/add").body == b"first;two;"
+
+
+def test_write_arguments(srv):
+    """str goes out as UTF-8, any bytes-like object as it is; wrong types
+    and counts raise instead of writing."""
+    r = srv.get("/app/writeargs")
+    assert r.status == 200, srv.log()
+    assert r.body == "\u20ac|b|ba|mv|refused 6".encode()
+
+
+def test_handler_from_module_getattr(srv):
+    assert srv.get("/app/dynamic").body == b"dynamic"
 
 
 def test_bad_attribute_values_refused(srv):
