@@ -105,6 +105,10 @@ int mp_run_init_phase(request_rec *r, int at_post_read);
 /* Log the pending Python exception's traceback, line by line, each line
  * prefixed; clears it.  Never exits, whatever was raised (SystemExit). */
 void mp_log_exception(request_rec *r, server_rec *s, const char *prefix);
+/* Handler `h` raised in `phase`: log the traceback; with PythonDebug On
+ * also send it, escaped, to the client.  The status to return. */
+int mp_report_handler_error(request_rec *r, const mp_dir_config *c, mp_phase phase,
+                            const mp_handler *h);
 void mp_run_imports(server_rec *s, apr_pool_t *p);
 void mp_register_cleanup_phase(request_rec *r);
 
