@@ -412,8 +412,8 @@ def main():
     build_c_module()
     env = environment()
     cpu, rps = rounds(servers(), args)
-    # Not a tuning knob: the table above keeps 16 threads; this shows what
-    # the gap to C depends on.
+    # Not a tuning knob (the table keeps 16 threads): the same two servers
+    # at another thread count, to show that the gap to C is a fixed cost.
     few, _ = rounds(hello_servers("_4threads", one_child("event", 4) + "KeepAliveTimeout 30\n"),
                     args)
     micro_r = micro(args)
