@@ -1,6 +1,7 @@
 /* The request object: mod_python 3.5's names and behaviour over
  * request_rec.  One per (request, interpreter), reused across phases; it
- * stops touching request_rec once the request pool is gone. */
+ * stops touching request_rec once the request pool is gone, and then, if
+ * nothing else holds it, is emptied and kept for a later request. */
 #include "mod_python.h"
 #include "mp_importer.h"
 #include "mp_interp.h"
