@@ -30,6 +30,7 @@ from harness import Httpd, MODULE, one_child  # noqa: E402
 MP35_MODULE = "/usr/lib/apache2/modules/mod_python.so"
 WSGI_MODULE = "/usr/lib/apache2/modules/mod_wsgi.so"
 C_MODULE = os.path.join(HERE, "build", "mod_bench_hello.so")
+FLOOR_MODULE = os.path.join(HERE, "build", "mod_bench_pyfloor.so")
 BODY = b"Hello, world!\n"
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -43,6 +44,20 @@ def handler(req):
     req.content_type = "text/plain"
     req.set_content_length(len(BODY))
     req.write(BODY, 0)
+    return apache.OK
+'''
+
+# The same four lines for the floor module (bench/mod_bench_pyfloor.c),
+# which has no mod_python.apache: a module object stands in for it.
+FLOOR_HELLO = '''
+import sys
+apache = type(sys)("apache")
+apache.OK = 0
+BODY = b"Hello, world!\\n"
+def handler(req):
+    req.content_type = "text/plain"
+    req.set_content_length(len(BODY))
+    req.write(BODY)
     return apache.OK
 '''
 
@@ -176,12 +191,21 @@ def tree_modules(n):
     return files
 
 
-def build_c_module():
-    os.makedirs(os.path.join(HERE, "build"), exist_ok=True)
-    subprocess.run(["apxs", "-c", "-o", "mod_bench_hello.la", "../mod_bench_hello.c"],
-                   cwd=os.path.join(HERE, "build"), check=True, capture_output=True)
-    so = os.path.join(HERE, "build", ".libs", "mod_bench_hello.so")
-    os.replace(so, C_MODULE)
+def apxs_build(source, target, extra=()):
+    build = os.path.join(HERE, "build")
+    os.makedirs(build, exist_ok=True)
+    name = os.path.splitext(source)[0]
+    subprocess.run(["apxs", "-c", "-o", name + ".la"] + list(extra) + ["../" + source],
+                   cwd=build, check=True, capture_output=True)
+    os.replace(os.path.join(build, ".libs", name + ".so"), target)
+
+
+def build_c_modules():
+    apxs_build("mod_bench_hello.c", C_MODULE)
+    config = sys.executable + "-config"  # the Python running this script
+    flags = subprocess.run([config, "--includes", "--ldflags", "--embed"], check=True,
+                           capture_output=True, text=True).stdout.split()
+    apxs_build("mod_bench_pyfloor.c", FLOOR_MODULE, flags)
 
 
 def server(name, files, conf, python_module=MODULE, env=None, modules=(),
@@ -219,6 +243,11 @@ def servers():
     app = APP
     frozen = "PythonImport mod_python.apache::freeze_modules localhost\n"
     s = dict(hello_servers(), **{
+        "floor": server("floor", {"hello_floor.py": FLOOR_HELLO},
+                        "LoadModule bench_pyfloor_module %s\n" % FLOOR_MODULE +
+                        "BenchPyFloorScript {app}/hello_floor.py\n"
+                        "<Directory {app}>\n    SetHandler bench-pyfloor\n</Directory>\n",
+                        python_module=None),
         "mp4_chain": server("mp4_chain", dict(CHAIN, **{"page.py": CHAIN_HANDLER}),
                             app % "page"),
         "mp4_frozen": server("mp4_frozen", dict(CHAIN, **{"page.py": CHAIN_HANDLER}),
@@ -327,6 +356,7 @@ def environment():
 
 LABELS = [
     ("c", "C handler (the limit)"),
+    ("floor", "Python floor: GIL + one call of the same handler, nothing else"),
     ("mp4", "mod_python 4, hello world"),
     ("mp4_chain", "mod_python 4, 3-deep import chain, autoreload On, 2 KB"),
     ("mp4_frozen", "mod_python 4, same, freeze_modules()"),
@@ -409,7 +439,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    build_c_module()
+    build_c_modules()
     env = environment()
     cpu, rps = rounds(servers(), args)
     # Not a tuning knob (the table keeps 16 threads): the same two servers
