@@ -46,7 +46,7 @@ static int host_logging(void *data)
     return c->debug > 0 || mp_option_flag(c->options, "mod_python.importer.log") == 1;
 }
 
-/* PythonOption MP_OPT_IMPORTER_PATH: a Python list expression,
+/* PythonOption mod_python.importer.path: a Python list expression,
  * evaluated once per distinct string per interpreter. */
 static PyObject *host_search_path(void *data)
 {

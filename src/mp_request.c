@@ -72,8 +72,9 @@ PyObject *mp_request_new(request_rec *r, mp_interp *in)
 
 void mp_request_release(mp_interp *in, PyObject *req)
 {
-    /* Only an object nobody else holds is reused, checked after the
-     * reset: what it drops may run code (__del__) that takes a reference. */
+    /* Only an object nobody else holds is reused, checked again after the
+     * reset: what it drops may run code (__del__) that takes a reference,
+     * or even serves a subrequest that takes or returns spares. */
     if (Py_REFCNT(req) == 1 && in->nspare_requests < MP_SPARE_REQUESTS) {
         req_reset((mp_request *)req);
         if (Py_REFCNT(req) == 1 && in->nspare_requests < MP_SPARE_REQUESTS) {
