@@ -5,6 +5,7 @@
 
 #include <Python.h>
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include "httpd.h"
@@ -112,11 +113,55 @@ int mp_report_handler_error(request_rec *r, const mp_dir_config *c, mp_phase pha
 void mp_run_imports(server_rec *s, apr_pool_t *p);
 void mp_register_cleanup_phase(request_rec *r);
 
+/* ------------------------------------------------------------ request scope */
+
+/* What a request object shares with the objects it hands out (its tables,
+ * its connection object): the request_rec while the request lasts, and the
+ * thread serving it.  Those objects touch httpd only through
+ * mp_scope_request(), so one kept after the request, or used from another
+ * thread (httpd's request and connection structures are not thread-safe),
+ * raises RuntimeError instead of reading freed or foreign memory.  Not a
+ * Python object, so the GC cannot lead anyone to a live request through it.
+ * References are taken and dropped with the GIL held. */
+typedef struct mp_scope {
+    request_rec *r;          /* NULL once the request is over */
+    pthread_t thread;        /* the thread serving r */
+    unsigned refs;
+} mp_scope;
+
+/* A scope for `r` served by this thread, with one reference; NULL with
+ * MemoryError. */
+mp_scope *mp_scope_new(request_rec *r);
+/* The same scope for a new request when nothing else holds it (`*sc` has
+ * one reference), else a new one in its place.  -1 with MemoryError. */
+int mp_scope_renew(mp_scope **sc, request_rec *r);
+void mp_scope_decref(mp_scope *sc);
+static inline void mp_scope_incref(mp_scope *sc) { sc->refs++; }
+/* The request is over: from any thread, without the GIL (a pool cleanup). */
+static inline void mp_scope_end(mp_scope *sc)
+{
+    __atomic_store_n(&sc->r, NULL, __ATOMIC_RELEASE);
+}
+/* Sets the RuntimeError saying why `sc` cannot be used here; NULL. */
+request_rec *mp_scope_refuse(const mp_scope *sc, const request_rec *r);
+/* The request_rec, if the request lasts and this thread serves it; else
+ * NULL with RuntimeError.  Read at every request method: inline. */
+static inline request_rec *mp_scope_request(const mp_scope *sc)
+{
+    request_rec *r = __atomic_load_n(&sc->r, __ATOMIC_ACQUIRE);
+
+    if (r && pthread_equal(sc->thread, pthread_self()))
+        return r;
+    return mp_scope_refuse(sc, r);
+}
+
 /* ------------------------------------------------------------ Python types */
 
-/* Tables: case-insensitive mappings over an apr_table_t.  `owner` keeps the
- * memory alive (a request object), or NULL for a table with its own pool. */
-PyObject *mp_table_wrap(apr_table_t *t, PyObject *owner, int headers);
+/* Tables: case-insensitive mappings over an apr_table_t.  A request's or
+ * connection's table lives in `scope` (it raises once that ends), and
+ * copies the strings it is given into `pool`; mp_table_new_own() makes one
+ * with its own pool and no scope. */
+PyObject *mp_table_wrap(apr_table_t *t, mp_scope *scope, apr_pool_t *pool, int headers);
 PyObject *mp_table_new_own(void);
 /* A copy with its own pool (configuration is shared by every thread);
  * drop_empty leaves out empty values (get_options(): "unset"). */
@@ -139,19 +184,24 @@ void mp_request_detach(PyObject *req);
 /* req.add_handler(): run `spec` later in this request, in phase `phase`. */
 int mp_request_add_handler(request_rec *r, const char *phase, const char *spec,
                            const char *dir);
-request_rec *mp_request_rec(PyObject *req);
 extern PyTypeObject mp_request_type;
 
 PyObject *mp_server_new(server_rec *s);
 server_rec *mp_server_rec(PyObject *o);
 extern PyTypeObject mp_server_type;
-PyObject *mp_conn_new(conn_rec *c);
+/* req.connection: valid in the scope of the request it came from. */
+PyObject *mp_conn_new(mp_scope *scope);
 extern PyTypeObject mp_conn_type;
 
 int mp_types_ready(void);
 
-/* Latin-1 str -> C string in pool `p`; NULL with TypeError otherwise.
- * `what` names the value in the error; CR/LF refused when `no_crlf`. */
+/* Text between httpd and Python, one rule both ways: bytes from httpd are
+ * decoded as UTF-8 with surrogateescape (bytes that are not UTF-8 become
+ * U+DC80..U+DCFF), and str is encoded back the same way, so an echoed
+ * value keeps its bytes.  bytes objects go out as they are.
+ * mp_str_to_c: str or bytes -> C string in pool `p`; NULL with an
+ * exception (TypeError, UnicodeEncodeError, ValueError for NUL, and for
+ * CR/LF when `no_crlf`).  `what` names the value in the error. */
 const char *mp_str_to_c(apr_pool_t *p, PyObject *o, const char *what, int no_crlf);
 PyObject *mp_str_from_c(const char *s);
 

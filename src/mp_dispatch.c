@@ -237,29 +237,68 @@ static PyObject *resolve_object(PyObject *mod, PyObject *attrs)
     return obj;
 }
 
-/* What SERVER_RETURN carries: code, or (code, status) which sets status. */
-static int server_return_code(request_rec *r, PyObject *exc)
+/* What a handler may give httpd: OK, DECLINED, DONE or an HTTP status.
+ * Anything else (httpd's SUSPENDED, its filter codes, a value cut to an
+ * int) would hang the connection or send nonsense: ValueError, 500. */
+static int result_code(const mp_handler *h, PyObject *v, const char *how)
+{
+    int overflow;
+    long n = PyLong_AsLongAndOverflow(v, &overflow);
+
+    if (n == -1 && PyErr_Occurred())
+        return HTTP_INTERNAL_SERVER_ERROR;
+    if (!overflow && (n == OK || n == DECLINED || n == DONE || ap_is_HTTP_VALID_RESPONSE(n)))
+        return (int)n;
+    PyErr_Format(PyExc_ValueError, "handler %s %s %R: not apache.OK, apache.DECLINED, "
+                 "apache.DONE or an HTTP status (100-599)", h->spec, how, v);
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/* SERVER_RETURN((code, status)): status sets req.status unless 0. */
+static int set_status(request_rec *r, PyObject *st)
+{
+    int overflow;
+    long n = PyLong_AsLongAndOverflow(st, &overflow);
+
+    if (n == -1 && PyErr_Occurred())
+        return -1;
+    if (!n && !overflow)
+        return 0;
+    if (overflow || !ap_is_HTTP_VALID_RESPONSE(n)) {
+        PyErr_Format(PyExc_ValueError, "SERVER_RETURN status %R is not an HTTP "
+                     "status (100-599)", st);
+        return -1;
+    }
+    r->status = (int)n;
+    return 0;
+}
+
+/* What SERVER_RETURN carries: code, or (code, status).  An exception is
+ * left set when it carries something httpd must not get. */
+static int server_return_code(request_rec *r, const mp_handler *h, PyObject *exc)
 {
     PyObject *args = PyObject_GetAttrString(exc, "args"), *v;
     int rc = HTTP_INTERNAL_SERVER_ERROR;
 
+    PyErr_Clear();
     v = args && PyTuple_Check(args) && PyTuple_GET_SIZE(args) ? PyTuple_GET_ITEM(args, 0) : NULL;
     if (v && PyTuple_Check(v) && PyTuple_GET_SIZE(v) == 2) {
         PyObject *st = PyTuple_GET_ITEM(v, 1);
-        if (PyLong_Check(st) && PyLong_AsLong(st))
-            r->status = (int)PyLong_AsLong(st);
+        if (PyLong_Check(st) && set_status(r, st) < 0)
+            goto out;
         v = PyTuple_GET_ITEM(v, 0);
     }
     if (v == Py_None || !v)
         rc = OK;
     else if (PyLong_Check(v))
-        rc = (int)PyLong_AsLong(v);
+        rc = result_code(h, v, "raised SERVER_RETURN with");
+out:
     Py_XDECREF(args);
-    PyErr_Clear();
     return rc;
 }
 
-/* The handler's result as an httpd status, with what it raised handled. */
+/* The handler's result as an httpd status, with what it raised handled;
+ * an exception is left set for what must be reported. */
 static int handler_result(mp_interp *in, request_rec *r, const mp_handler *h,
                           PyObject *res)
 {
@@ -267,7 +306,7 @@ static int handler_result(mp_interp *in, request_rec *r, const mp_handler *h,
     int rc;
 
     if (res && PyLong_Check(res))
-        return (int)PyLong_AsLong(res);
+        return result_code(h, res, "returned");
     if (res) {
         PyErr_Format(PyExc_TypeError, "handler %s returned %R, not an int "
                      "(apache.OK, apache.DECLINED or an HTTP status)", h->spec, res);
@@ -277,7 +316,7 @@ static int handler_result(mp_interp *in, request_rec *r, const mp_handler *h,
         return HTTP_INTERNAL_SERVER_ERROR;
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
-    rc = server_return_code(r, value);
+    rc = server_return_code(r, h, value);
     Py_XDECREF(type);
     Py_XDECREF(value);
     Py_XDECREF(tb);

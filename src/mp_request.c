@@ -1,7 +1,11 @@
 /* The request object: mod_python 3.5's names and behaviour over
- * request_rec.  One per (request, interpreter), reused across phases; it
- * stops touching request_rec once the request pool is gone, and then, if
- * nothing else holds it, is emptied and kept for a later request. */
+ * request_rec.  One per (request, interpreter), reused across phases.  It
+ * touches request_rec only through its scope (mp_scope): in the thread
+ * serving the request, while the request lasts.  Once the request is over,
+ * if nothing else holds it, it is emptied and kept for a later request.
+ * It is not tracked by the GC while it serves a request or waits for
+ * reuse (gc.get_objects() must not lead other code to it); an ended one
+ * that something still holds is, so that cycles through it are freed. */
 #include "mod_python.h"
 #include "mp_importer.h"
 #include "mp_interp.h"
@@ -15,7 +19,7 @@ static int req_clear(struct mp_request *self);
 
 struct mp_request {
     PyObject_HEAD
-    request_rec *r;          /* NULL once the request is over */
+    mp_scope *scope;         /* the request_rec, while it lasts */
     PyObject *dict;          /* arbitrary attributes: req.foo = ... */
     PyObject *tables[5];     /* headers_in, headers_out, err_headers_out,
                                 subprocess_env, notes */
@@ -41,22 +45,41 @@ static void req_reset(mp_request *self)
     Py_INCREF(Py_None);
     self->phase = Py_None;
     Py_DECREF(phase);
-    self->r = NULL;
     self->body_ready = self->body_eof = 0;
+}
+
+/* An ended request's object: tracked by the GC from now on, and given up. */
+static void req_give_up(PyObject *req)
+{
+    if (!PyObject_GC_IsTracked(req))
+        PyObject_GC_Track(req);
+    Py_DECREF(req);
 }
 
 PyObject *mp_request_new(request_rec *r, mp_interp *in)
 {
     mp_request *self;
 
-    if (in->nspare_requests) {
+    while (in->nspare_requests) {
         self = (mp_request *)in->spare_requests[--in->nspare_requests];
-        self->r = r;
+        /* nothing can have taken a reference since (spares are out of the
+         * GC's reach): checked all the same, it is cheap */
+        if (Py_REFCNT(self) != 1) {
+            req_give_up((PyObject *)self);
+            continue;
+        }
+        if (mp_scope_renew(&self->scope, r) < 0) {
+            Py_DECREF(self);
+            return NULL;
+        }
         return (PyObject *)self;
     }
     if (!(self = PyObject_GC_New(mp_request, &mp_request_type)))
         return NULL;
-    self->r = r;
+    if (!(self->scope = mp_scope_new(r))) {
+        PyObject_GC_Del(self);
+        return NULL;
+    }
     self->dict = NULL;
     memset(self->tables, 0, sizeof(self->tables));
     self->server = self->connection = self->rbuf = NULL;
@@ -66,7 +89,6 @@ PyObject *mp_request_new(request_rec *r, mp_interp *in)
     Py_INCREF(in->name_obj);
     memset(&self->imp, 0, sizeof(self->imp));
     self->body_ready = self->body_eof = 0;
-    PyObject_GC_Track(self);
     return (PyObject *)self;
 }
 
@@ -82,7 +104,7 @@ void mp_request_release(mp_interp *in, PyObject *req)
             return;
         }
     }
-    Py_DECREF(req);
+    req_give_up(req);
 }
 
 void mp_request_set_phase(PyObject *req, PyObject *phase)
@@ -96,22 +118,16 @@ mp_imp_request *mp_request_importer_state(PyObject *req)
     return &((mp_request *)req)->imp;
 }
 
-request_rec *mp_request_rec(PyObject *req)
-{
-    return ((mp_request *)req)->r;
-}
-
 void mp_request_detach(PyObject *req)
 {
-    ((mp_request *)req)->r = NULL;
+    mp_scope_end(((mp_request *)req)->scope);
 }
 
-/* The request_rec, or NULL with RuntimeError once the request is over. */
-static request_rec *live(mp_request *self)
+/* The request_rec, or NULL with RuntimeError once the request is over or
+ * from a thread not serving it. */
+static inline request_rec *live(mp_request *self)
 {
-    if (!self->r)
-        PyErr_SetString(PyExc_RuntimeError, "the request is over");
-    return self->r;
+    return mp_scope_request(self->scope);
 }
 
 /* ------------------------------------------------------------ output */
@@ -120,20 +136,46 @@ static request_rec *live(mp_request *self)
  * for them would cost more (a GIL hand-off per write) than it saves. */
 #define MP_WRITE_KEEP_GIL 8192
 
-/* What write() sends: a bytes-like object as it is, a str as UTF-8. */
+/* What write() sends: a bytes-like object as it is, a str as UTF-8 with
+ * surrogateescape (mp_str_to_c()'s rule: what was read is written back
+ * byte for byte). */
 static int write_data(PyObject *o, Py_buffer *buf)
 {
     Py_ssize_t n;
     const char *s;
+    PyObject *b;
+    int rc;
 
-    if (PyUnicode_Check(o))
+    if (PyUnicode_Check(o) && PyUnicode_IS_ASCII(o))
         return (s = PyUnicode_AsUTF8AndSize(o, &n))
                ? PyBuffer_FillInfo(buf, o, (void *)s, n, 1, PyBUF_SIMPLE) : -1;
+    if (PyUnicode_Check(o)) {
+        if (!(b = PyUnicode_AsEncodedString(o, "utf-8", "surrogateescape")))
+            return -1;
+        rc = PyObject_GetBuffer(b, buf, PyBUF_SIMPLE);
+        Py_DECREF(b);   /* the buffer holds its own reference */
+        return rc;
+    }
     if (PyObject_CheckBuffer(o))
         return PyObject_GetBuffer(o, buf, PyBUF_SIMPLE);
     PyErr_Format(PyExc_TypeError, "write() argument 1 must be str or a bytes-like "
                  "object, not %.100s", Py_TYPE(o)->tp_name);
     return -1;
+}
+
+/* ap_rwrite() takes an int length: more is written in pieces. */
+static int write_all(request_rec *r, const char *p, Py_ssize_t len)
+{
+    enum { PIECE = 1 << 30 };
+    int rc = 0;
+
+    while (len > 0 && rc >= 0) {
+        int n = len > PIECE ? PIECE : (int)len;
+        rc = ap_rwrite(p, n, r);
+        p += n;
+        len -= n;
+    }
+    return rc;
 }
 
 /* write(data, flush=1); fast-call: a hello world calls it once per request. */
@@ -157,7 +199,7 @@ static PyObject *req_write(mp_request *self, PyObject *const *args, Py_ssize_t n
         return NULL;
     if (flush || buf.len >= MP_WRITE_KEEP_GIL)
         in = mp_interp_suspend();
-    rc = buf.len ? ap_rwrite(buf.buf, (int)buf.len, r) : 0;
+    rc = write_all(r, buf.buf, buf.len);
     if (rc >= 0 && flush)
         rc = ap_rflush(r);
     if (in)
@@ -188,34 +230,65 @@ static PyObject *req_flush(mp_request *self, PyObject *u)
     Py_RETURN_NONE;
 }
 
+/* Open `path` for sendfile() and check the range against its size:
+ * *len < 0 means "to the end".  NULL, or the problem (an APR error in *st
+ * when that is what it is). */
+static const char *sendfile_open(request_rec *r, const char *path, apr_off_t offset,
+                                 apr_off_t *len, apr_file_t **fd, apr_status_t *st)
+{
+    apr_finfo_t fi;
+
+    if ((*st = apr_file_open(fd, path, APR_READ | APR_SENDFILE_ENABLED, APR_OS_DEFAULT,
+                             r->pool)) != APR_SUCCESS ||
+        (*st = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, *fd)) != APR_SUCCESS)
+        return "";
+    if (fi.filetype != APR_REG)
+        return apr_psprintf(r->pool, "%s is a directory or not a regular file", path);
+    if (offset > fi.size)
+        return apr_psprintf(r->pool, "offset %" APR_OFF_T_FMT " is past the end of %s "
+                            "(%" APR_OFF_T_FMT " bytes)", offset, path, fi.size);
+    if (*len < 0)
+        *len = fi.size - offset;
+    else if (*len > fi.size - offset)
+        return apr_psprintf(r->pool, "offset %" APR_OFF_T_FMT " + length %" APR_OFF_T_FMT
+                            " is past the end of %s (%" APR_OFF_T_FMT " bytes)",
+                            offset, *len, path, fi.size);
+    return NULL;
+}
+
+/* sendfile(path[, offset[, length]]): the bytes sent.  length -1 (the
+ * default) sends the rest of the file. */
 static PyObject *req_sendfile(mp_request *self, PyObject *args)
 {
-    const char *path;
+    const char *path, *problem;
     long long offset = 0, len = -1;
     request_rec *r = live(self);
     apr_file_t *fd;
-    apr_finfo_t fi;
+    apr_off_t n;
     apr_size_t sent = 0;
-    apr_status_t st;
+    apr_status_t st = APR_SUCCESS;
     mp_interp *in;
+    char err[120];
 
     if (!r || !PyArg_ParseTuple(args, "s|LL:sendfile", &path, &offset, &len))
         return NULL;
-    in = mp_interp_suspend();
-    st = apr_file_open(&fd, path, APR_READ | APR_SENDFILE_ENABLED, APR_OS_DEFAULT, r->pool);
-    if (st == APR_SUCCESS && len < 0 &&
-        (st = apr_file_info_get(&fi, APR_FINFO_SIZE, fd)) == APR_SUCCESS)
-        len = fi.size > offset ? fi.size - offset : 0;
-    if (st == APR_SUCCESS)
-        st = ap_send_fd(fd, r, (apr_off_t)offset, (apr_size_t)len, &sent);
-    mp_interp_resume(in);
-    if (st != APR_SUCCESS) {
-        char err[120];
-        PyErr_Format(PyExc_OSError, "sendfile(%s): %s", path,
-                     apr_strerror(st, err, sizeof(err)));
+    if (offset < 0 || len < -1) {
+        PyErr_Format(PyExc_ValueError, "sendfile(%s): %s %lld is negative", path,
+                     offset < 0 ? "offset" : "length", offset < 0 ? offset : len);
         return NULL;
     }
-    return PyLong_FromSize_t(sent);
+    n = (apr_off_t)len;
+    in = mp_interp_suspend();
+    problem = sendfile_open(r, path, (apr_off_t)offset, &n, &fd, &st);
+    if (!problem && n > 0)
+        st = ap_send_fd(fd, r, (apr_off_t)offset, (apr_size_t)n, &sent);
+    mp_interp_resume(in);
+    if (problem && *problem)
+        PyErr_Format(PyExc_ValueError, "sendfile: %s", problem);
+    else if (st != APR_SUCCESS)
+        PyErr_Format(PyExc_OSError, "sendfile(%s): %s", path,
+                     apr_strerror(st, err, sizeof(err)));
+    return PyErr_Occurred() ? NULL : PyLong_FromSize_t(sent);
 }
 
 /* ------------------------------------------------------------ input */
@@ -652,11 +725,11 @@ static int set_int(mp_request *self, PyObject *v, void *idx)
     n = PyLong_AsLong(v);
     if ((n == -1 && PyErr_Occurred()) || n < INT_MIN || n > INT_MAX) {
         PyErr_Clear();
-        PyErr_SetString(PyExc_ValueError, "value out of range");
+        PyErr_Format(PyExc_ValueError, "value %R out of range", v);
         return -1;
     }
-    if (f->off == offsetof(request_rec, status) && (n < 100 || n > 999)) {
-        PyErr_Format(PyExc_ValueError, "status %ld is not an HTTP status", n);
+    if (f->off == offsetof(request_rec, status) && !ap_is_HTTP_VALID_RESPONSE(n)) {
+        PyErr_Format(PyExc_ValueError, "status %ld is not an HTTP status (100-599)", n);
         return -1;
     }
     *(int *)((char *)r + f->off) = (int)n;
@@ -675,7 +748,7 @@ static PyObject *get_table(mp_request *self, void *idx)
       : i == 3 ? r->subprocess_env : r->notes;
     /* httpd may swap a table (internal redirect): follow it. */
     if (!self->tables[i] || mp_table_get(self->tables[i]) != t)
-        Py_XSETREF(self->tables[i], mp_table_wrap(t, (PyObject *)self, i <= 2));
+        Py_XSETREF(self->tables[i], mp_table_wrap(t, self->scope, r->pool, i <= 2));
     Py_XINCREF(self->tables[i]);
     return self->tables[i];
 }
@@ -695,7 +768,7 @@ static PyObject *get_connection(mp_request *self, void *u)
     request_rec *r = live(self);
 
     if (r && !self->connection)
-        self->connection = mp_conn_new(r->connection);
+        self->connection = mp_conn_new(self->scope);
     Py_XINCREF(self->connection);
     return r ? self->connection : NULL;
 }
@@ -773,14 +846,18 @@ static void req_dealloc(mp_request *self)
     Py_XDECREF(self->phase);
     Py_XDECREF(self->interpreter);
     Py_XDECREF(self->rbuf);
+    mp_scope_decref(self->scope);
     PyObject_GC_Del(self);
 }
 
 static PyObject *req_repr(mp_request *self)
 {
-    return self->r ? PyUnicode_FromFormat("<mod_python request %s %s>",
-                                          self->r->method, self->r->uri)
-                   : PyUnicode_FromString("<mod_python request (over)>");
+    request_rec *r = live(self);
+
+    if (r)
+        return PyUnicode_FromFormat("<mod_python request %s %s>", r->method, r->uri);
+    PyErr_Clear();
+    return PyUnicode_FromString("<mod_python request (over or of another thread)>");
 }
 
 PyTypeObject mp_request_type = {

@@ -1,5 +1,7 @@
 /* The server and connection objects: read-only views of server_rec and
- * conn_rec, with get_config()/get_options() and log_error(). */
+ * conn_rec, with get_config()/get_options() and log_error().  A server
+ * object may be kept (server_rec lives as long as the child); a connection
+ * object belongs to the request it came from (mp_scope). */
 #include "mod_python.h"
 
 #include "http_connection.h"
@@ -12,7 +14,7 @@ typedef struct {
 
 typedef struct {
     PyObject_HEAD
-    conn_rec *c;
+    mp_scope *scope;
     PyObject *notes;
 } mp_conn;
 
@@ -126,15 +128,23 @@ PyTypeObject mp_server_type = {
 
 /* ------------------------------------------------------------ connection */
 
-PyObject *mp_conn_new(conn_rec *c)
+PyObject *mp_conn_new(mp_scope *scope)
 {
     mp_conn *self = PyObject_New(mp_conn, &mp_conn_type);
 
     if (self) {
-        self->c = c;
+        self->scope = scope;
+        mp_scope_incref(scope);
         self->notes = NULL;
     }
     return (PyObject *)self;
+}
+
+/* The conn_rec, or NULL with RuntimeError outside the request's scope. */
+static conn_rec *conn(mp_conn *self)
+{
+    request_rec *r = mp_scope_request(self->scope);
+    return r ? r->connection : NULL;
 }
 
 static PyObject *addr_tuple(apr_sockaddr_t *a, const char *ip)
@@ -150,8 +160,10 @@ enum { C_CLIENT_IP, C_LOCAL_IP, C_CLIENT_ADDR, C_LOCAL_ADDR, C_REMOTE_HOST,
 
 static PyObject *conn_get(mp_conn *self, void *which)
 {
-    conn_rec *c = self->c;
+    conn_rec *c = conn(self);
 
+    if (!c)
+        return NULL;
     switch ((intptr_t)which) {
     case C_CLIENT_IP: return mp_str_from_c(c->client_ip);
     case C_LOCAL_IP: return mp_str_from_c(c->local_ip);
@@ -166,8 +178,9 @@ static PyObject *conn_get(mp_conn *self, void *which)
     case C_LOGNAME: return mp_str_from_c(c->remote_logname);
     case C_BASE_SERVER: return mp_server_new(c->base_server);
     default:
+        /* strings set in it live as long as the connection */
         if (!self->notes)
-            self->notes = mp_table_wrap(c->notes, NULL, 0);
+            self->notes = mp_table_wrap(c->notes, self->scope, c->pool, 0);
         Py_XINCREF(self->notes);
         return self->notes;
     }
@@ -175,8 +188,11 @@ static PyObject *conn_get(mp_conn *self, void *which)
 
 static int conn_set_keepalive(mp_conn *self, PyObject *v, void *u)
 {
+    conn_rec *c = conn(self);
     long k = v ? PyLong_AsLong(v) : -1;
 
+    if (!c)
+        return -1;
     if (k == -1 && (!v || PyErr_Occurred())) {
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_TypeError, "keepalive cannot be deleted");
@@ -187,13 +203,14 @@ static int conn_set_keepalive(mp_conn *self, PyObject *v, void *u)
                         "AP_CONN_CLOSE or AP_CONN_KEEPALIVE");
         return -1;
     }
-    self->c->keepalive = (ap_conn_keepalive_e)k;
+    c->keepalive = (ap_conn_keepalive_e)k;
     return 0;
 }
 
 static PyObject *conn_log_error(mp_conn *self, PyObject *args)
 {
-    return mp_log_error(self->c->base_server, NULL, self->c, args);
+    conn_rec *c = conn(self);
+    return c ? mp_log_error(c->base_server, NULL, c, args) : NULL;
 }
 
 #define GET(name, id) {name, (getter)conn_get, NULL, NULL, (void *)(intptr_t)(id)}
@@ -218,6 +235,7 @@ static PyMethodDef conn_methods[] = {
 static void conn_dealloc(mp_conn *self)
 {
     Py_XDECREF(self->notes);
+    mp_scope_decref(self->scope);
     PyObject_Free(self);
 }
 

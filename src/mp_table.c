@@ -7,35 +7,30 @@ typedef struct {
     PyObject_HEAD
     apr_table_t *t;
     apr_pool_t *pool;     /* where strings we set are copied */
-    PyObject *owner;      /* the request keeping `t` alive, or NULL */
+    mp_scope *scope;      /* of the request or connection `t` lives in, or NULL */
     int own_pool;         /* apache.table(): pool is ours to destroy */
     int headers;          /* refuse CR/LF (no response splitting) */
 } mp_table;
 
-/* A request's table is only valid while the request lives. */
+/* A request's table is only valid in its request's scope. */
 static int table_alive(mp_table *self)
 {
-    if (self->owner && !mp_request_rec(self->owner)) {
-        PyErr_SetString(PyExc_RuntimeError, "the request this table belongs to is over");
-        return 0;
-    }
-    return 1;
+    return !self->scope || mp_scope_request(self->scope) != NULL;
 }
 
-PyObject *mp_table_wrap(apr_table_t *t, PyObject *owner, int headers)
+PyObject *mp_table_wrap(apr_table_t *t, mp_scope *scope, apr_pool_t *pool, int headers)
 {
-    mp_table *self = PyObject_GC_New(mp_table, &mp_table_type);
-    request_rec *r = owner ? mp_request_rec(owner) : NULL;
+    mp_table *self = PyObject_New(mp_table, &mp_table_type);
 
     if (!self)
         return NULL;
     self->t = t;
-    self->pool = r ? r->pool : NULL;
-    self->owner = owner;
-    Py_XINCREF(owner);
+    self->pool = pool;
+    self->scope = scope;
+    if (scope)
+        mp_scope_incref(scope);
     self->own_pool = 0;
     self->headers = headers;
-    PyObject_GC_Track(self);
     return (PyObject *)self;
 }
 
@@ -46,7 +41,7 @@ PyObject *mp_table_new_own(void)
 
     if (apr_pool_create(&p, NULL) != APR_SUCCESS)
         return PyErr_NoMemory();
-    if (!(self = (mp_table *)mp_table_wrap(apr_table_make(p, 8), NULL, 0))) {
+    if (!(self = (mp_table *)mp_table_wrap(apr_table_make(p, 8), NULL, p, 0))) {
         apr_pool_destroy(p);
         return NULL;
     }
@@ -244,10 +239,10 @@ static PyObject *tbl_setdefault(mp_table *self, PyObject *args)
         return NULL;
     if ((v = lookup(self, key)) || PyErr_Occurred())
         return v;
-    if (!dflt && !(dflt = PyUnicode_FromString("")))
-        return NULL;
-    else
+    if (dflt)
         Py_INCREF(dflt);
+    else if (!(dflt = PyUnicode_FromString("")))
+        return NULL;
     if (tbl_ass(self, key, dflt) < 0)
         Py_CLEAR(dflt);
     return dflt;
@@ -316,25 +311,13 @@ static PyObject *tbl_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     return self;
 }
 
-static int tbl_traverse(mp_table *self, visitproc visit, void *arg)
-{
-    Py_VISIT(self->owner);
-    return 0;
-}
-
-static int tbl_clear_refs(mp_table *self)
-{
-    Py_CLEAR(self->owner);
-    return 0;
-}
-
+/* Not a GC type: a table refers to no Python object. */
 static void tbl_dealloc(mp_table *self)
 {
-    PyObject_GC_UnTrack(self);
-    Py_CLEAR(self->owner);
+    mp_scope_decref(self->scope);
     if (self->own_pool)
         apr_pool_destroy(self->pool);
-    PyObject_GC_Del(self);
+    PyObject_Free(self);
 }
 
 static PyMethodDef tbl_methods[] = {
@@ -363,11 +346,9 @@ PyTypeObject mp_table_type = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "mod_python.table",
     .tp_basicsize = sizeof(mp_table),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "case-insensitive mapping over an Apache table",
     .tp_dealloc = (destructor)tbl_dealloc,
-    .tp_traverse = (traverseproc)tbl_traverse,
-    .tp_clear = (inquiry)tbl_clear_refs,
     .tp_repr = (reprfunc)tbl_repr,
     .tp_as_mapping = &tbl_as_mapping,
     .tp_as_sequence = &tbl_as_sequence,

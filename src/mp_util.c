@@ -16,10 +16,10 @@ const char *mp_str_to_c(apr_pool_t *p, PyObject *o, const char *what, int no_crl
         s = (const char *)PyUnicode_DATA(o);
         n = PyUnicode_GET_LENGTH(o);
     } else if (PyUnicode_Check(o)) {
-        if (!(b = PyUnicode_AsLatin1String(o))) {
-            PyErr_Format(PyExc_TypeError, "%s: not an ISO-8859-1 string", what);
+        /* UnicodeEncodeError for what has no bytes: a lone surrogate
+         * outside U+DC80..U+DCFF */
+        if (!(b = PyUnicode_AsEncodedString(o, "utf-8", "surrogateescape")))
             return NULL;
-        }
         s = PyBytes_AS_STRING(b);
         n = PyBytes_GET_SIZE(b);
     } else if (PyBytes_Check(o)) {
@@ -43,17 +43,12 @@ const char *mp_str_to_c(apr_pool_t *p, PyObject *o, const char *what, int no_crl
     return out;
 }
 
-/* UTF-8 when it is, else Latin-1: reading never fails. */
+/* The inverse of mp_str_to_c(): fails only for want of memory. */
 PyObject *mp_str_from_c(const char *s)
 {
-    PyObject *o;
-
     if (!s)
         Py_RETURN_NONE;
-    if ((o = PyUnicode_DecodeUTF8(s, strlen(s), NULL)))
-        return o;
-    PyErr_Clear();
-    return PyUnicode_DecodeLatin1(s, strlen(s), NULL);
+    return PyUnicode_DecodeUTF8(s, strlen(s), "surrogateescape");
 }
 
 int mp_option_flag(const apr_table_t *options, const char *key)
