@@ -757,20 +757,22 @@ static PyObject *get_server(mp_request *self, void *u)
 {
     request_rec *r = live(self);
 
-    if (r && !self->server)
-        self->server = mp_server_new(r->server);
-    Py_XINCREF(self->server);
-    return r ? self->server : NULL;
+    if (!r)
+        return NULL;
+    if (!self->server && !(self->server = mp_server_new(r->server)))
+        return NULL;
+    Py_INCREF(self->server);
+    return self->server;
 }
 
 static PyObject *get_connection(mp_request *self, void *u)
 {
-    request_rec *r = live(self);
-
-    if (r && !self->connection)
-        self->connection = mp_conn_new(self->scope);
-    Py_XINCREF(self->connection);
-    return r ? self->connection : NULL;
+    if (!live(self))
+        return NULL;
+    if (!self->connection && !(self->connection = mp_conn_new(self->scope)))
+        return NULL;
+    Py_INCREF(self->connection);
+    return self->connection;
 }
 
 static PyObject *get_obj(mp_request *self, void *which)

@@ -96,6 +96,32 @@ def h_use_conn(req):
     req.write(json.dumps(out))
     return apache.OK
 
+# ---- 12. references
+def h_keep_req_objects(req):
+    saved["stale"] = req
+    saved["server"] = req.server
+    saved["conn"] = req.connection
+    req.write("kept")
+    return apache.OK
+
+def h_stale_refcounts(req):
+    import sys
+    before = [sys.getrefcount(saved["server"]), sys.getrefcount(saved["conn"])]
+    for _ in range(1000):
+        for name in ("server", "connection"):
+            try:
+                getattr(saved["stale"], name)
+            except RuntimeError:
+                pass
+    t = apache.table()
+    empty = sys.getrefcount("")     # setdefault(k)'s default: the "" singleton
+    for i in range(1000):
+        t.setdefault("k%d" % i)
+    empty = sys.getrefcount("") - empty
+    after = [sys.getrefcount(saved["server"]), sys.getrefcount(saved["conn"])]
+    req.write(json.dumps([before, after, empty]))
+    return apache.OK
+
 # ---- 4. request objects of other requests
 def others(req):
     return [o for o in gc.get_objects()
@@ -301,6 +327,15 @@ def test_connection_kept_after_its_request_raises(srv):
                                   "cnotes:RuntimeError", "log:RuntimeError",
                                   "table:RuntimeError"]
     assert_no_crash(srv, pid)
+
+
+# ------------------------------------------------------------ 12. references
+
+def test_stale_request_members_and_setdefault_take_no_reference(srv):
+    assert get(srv, "keep_req_objects").body == b"kept"
+    before, after, empty = json.loads(get(srv, "stale_refcounts").body)
+    assert before == after
+    assert empty < 100, "table.setdefault() leaked a reference per call"
 
 
 # ------------------------------------------------------------ 4. other requests
