@@ -186,7 +186,7 @@ APP = {
             errors = []
             for attr, value in (("status", "x"), ("status", 5), ("uri", 5),
                                 ("content_type", "a\\nb"), ("method", "PUT"),
-                                ("user", "\\u20ac")):
+                                ("user", "\\ud800")):
                 try:
                     setattr(req, attr, value)
                     errors.append("accepted %s=%r" % (attr, value))
