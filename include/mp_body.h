@@ -1,6 +1,7 @@
 /* The request body as req.read(), readline() and readlines() see it: bytes
- * read ahead from httpd (by readline()) wait in a buffer that is consumed
- * from the front.  Linear in the body's size, whatever the calls. */
+ * read ahead from httpd (by readline() and small reads) wait in a buffer
+ * that is consumed from the front.  Linear in the body's size, whatever
+ * the calls. */
 #ifndef MP_BODY_H
 #define MP_BODY_H
 
