@@ -410,6 +410,18 @@ def report(env, cpu, rps, few, micro_r, args):
     return "\n".join(lines) + "\n"
 
 
+def other_sections(path):
+    """The "## " sections of RESULTS.md, recorded by hand from other
+    scripts (bench/body.py): kept when this script rewrites the file."""
+    try:
+        with open(path) as f:
+            old = f.read()
+    except OSError:
+        return ""
+    i = old.find("\n## ")
+    return old[i:] if i >= 0 else ""
+
+
 def rounds(s, args):
     """Start every server, then measure them in interleaved rounds:
     ({key: [µs per request]}, {key: [requests/s]})."""
@@ -448,8 +460,10 @@ def main():
                     args)
     micro_r = micro(args)
     text = report(env, cpu, rps, few, micro_r, args)
-    with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
-        f.write(text)
+    path = os.path.join(HERE, "RESULTS.md")
+    other = other_sections(path)
+    with open(path, "w") as f:
+        f.write(text + other)
     print(text)
 
 

@@ -7,8 +7,10 @@
 #      into httpd with the sanitizer runtimes preloaded: zero reports;
 #   3. load with modules rewritten under it for 30 s (64 connections,
 #      8 vhosts) and 20 graceful restarts under load, event and worker;
-#   4. handlers returning SUSPENDED and other values httpd must not get:
-#      printed figures (bench/suspended.py);
+#   4. figures for a 64 MB body read by readline() and read(), for a
+#      20000-frame traceback with PythonDebug On (bench/body.py), and for
+#      handlers returning SUSPENDED and other values httpd must not get
+#      (bench/suspended.py);
 #   5. the fuzz target for names, paths and handler specs (FUZZ_SECONDS).
 set -eu
 cd "$(dirname "$0")/.."
@@ -33,6 +35,9 @@ MP_ASAN=1 MP_MODULE="$PWD/build/asan/src/.libs/mod_python.so" \
 echo "== load, rewrites and graceful restarts (full length)"
 MP_STRESS_SECONDS=30 MP_STRESS_RESTARTS=20 \
     /usr/bin/python3 -m pytest -q -s -p no:cacheprovider test/integration/test_stress.py
+
+echo "== request bodies and long tracebacks: figures (bench/body.py)"
+/usr/bin/python3 bench/body.py
 
 echo "== handlers returning values httpd must not get (SUSPENDED, filter codes)"
 /usr/bin/python3 bench/suspended.py

@@ -7,6 +7,7 @@
  * reuse (gc.get_objects() must not lead other code to it); an ended one
  * that something still holds is, so that cycles through it are freed. */
 #include "mod_python.h"
+#include "mp_body.h"
 #include "mp_importer.h"
 #include "mp_interp.h"
 
@@ -27,9 +28,7 @@ struct mp_request {
     PyObject *phase;         /* "PythonHandler" or None */
     PyObject *interpreter;
     mp_imp_request imp;      /* importer: one module per path per request */
-    PyObject *rbuf;          /* body bytes read ahead by readline() */
-    int body_ready;          /* ap_setup_client_block() done */
-    int body_eof;
+    mp_body body;            /* req.read() and co. (mp_body.c) */
 };
 
 /* Everything a request leaves behind, so that the object can serve
@@ -41,11 +40,10 @@ static void req_reset(mp_request *self)
     req_clear(self);
     Py_CLEAR(self->server);
     Py_CLEAR(self->connection);
-    Py_CLEAR(self->rbuf);
+    mp_body_release(&self->body);
     Py_INCREF(Py_None);
     self->phase = Py_None;
     Py_DECREF(phase);
-    self->body_ready = self->body_eof = 0;
 }
 
 /* An ended request's object: tracked by the GC from now on, and given up. */
@@ -82,13 +80,13 @@ PyObject *mp_request_new(request_rec *r, mp_interp *in)
     }
     self->dict = NULL;
     memset(self->tables, 0, sizeof(self->tables));
-    self->server = self->connection = self->rbuf = NULL;
+    self->server = self->connection = NULL;
     self->phase = Py_None;
     Py_INCREF(Py_None);
     self->interpreter = in->name_obj;
     Py_INCREF(in->name_obj);
     memset(&self->imp, 0, sizeof(self->imp));
-    self->body_ready = self->body_eof = 0;
+    memset(&self->body, 0, sizeof(self->body));
     return (PyObject *)self;
 }
 
@@ -293,130 +291,14 @@ static PyObject *req_sendfile(mp_request *self, PyObject *args)
 
 /* ------------------------------------------------------------ input */
 
-static int body_setup(mp_request *self, request_rec *r)
-{
-    int rc;
-
-    if (self->body_ready)
-        return 0;
-    if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
-        PyErr_Format(PyExc_OSError, "cannot read the request body (status %d)", rc);
-        return -1;
-    }
-    self->body_ready = 1;
-    self->body_eof = !ap_should_client_block(r);
-    return 0;
-}
-
-/* Read up to `len` body bytes into buf (GIL released): count, 0 at the
- * end, -1 with OSError. */
-static long body_read(mp_request *self, request_rec *r, char *buf, long len)
-{
-    mp_interp *in = mp_interp_suspend();
-    long n = ap_get_client_block(r, buf, len);
-
-    mp_interp_resume(in);
-    if (n < 0)
-        PyErr_SetString(PyExc_OSError, "Client read error (timeout or closed connection)");
-    if (n == 0)
-        self->body_eof = 1;
-    return n;
-}
-
-/* Read body bytes into rbuf until it holds `want` bytes or the body ends;
- * with `one_read`, stop after the first read that brings anything (what
- * readline() needs: not to wait for bytes after a newline). */
-static int fill(mp_request *self, request_rec *r, Py_ssize_t want, int one_read)
-{
-    Py_ssize_t have = PyBytes_GET_SIZE(self->rbuf);
-    PyObject *buf;
-    long n = 0;
-
-    if (body_setup(self, r) < 0)
-        return -1;
-    if (self->body_eof || have >= want)
-        return 0;
-    if (!(buf = PyBytes_FromStringAndSize(NULL, want)))
-        return -1;
-    memcpy(PyBytes_AS_STRING(buf), PyBytes_AS_STRING(self->rbuf), have);
-    while (have < want && !self->body_eof &&
-           (n = body_read(self, r, PyBytes_AS_STRING(buf) + have, (long)(want - have))) > 0) {
-        have += n;
-        if (one_read)
-            break;
-    }
-    if (n < 0 || _PyBytes_Resize(&buf, have) < 0) {
-        Py_XDECREF(buf);
-        return -1;
-    }
-    Py_SETREF(self->rbuf, buf);
-    return 0;
-}
-
-/* All the rest of the body. */
-static int fill_all(mp_request *self, request_rec *r)
-{
-    while (!self->body_eof) {
-        Py_ssize_t before = PyBytes_GET_SIZE(self->rbuf);
-        if (fill(self, r, before + (before < (1 << 16) ? (1 << 16) : before), 0) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* Take the first n bytes of rbuf (all if n < 0 or beyond). */
-static PyObject *take(mp_request *self, Py_ssize_t n)
-{
-    Py_ssize_t have = PyBytes_GET_SIZE(self->rbuf);
-    PyObject *out, *rest;
-
-    if (n < 0 || n >= have) {
-        out = self->rbuf;
-        self->rbuf = PyBytes_FromStringAndSize(NULL, 0);
-        return out;
-    }
-    out = PyBytes_FromStringAndSize(PyBytes_AS_STRING(self->rbuf), n);
-    rest = PyBytes_FromStringAndSize(PyBytes_AS_STRING(self->rbuf) + n, have - n);
-    if (!out || !rest) {
-        Py_XDECREF(out);
-        Py_XDECREF(rest);
-        return NULL;
-    }
-    Py_SETREF(self->rbuf, rest);
-    return out;
-}
-
-static int ensure_rbuf(mp_request *self)
-{
-    if (!self->rbuf && !(self->rbuf = PyBytes_FromStringAndSize(NULL, 0)))
-        return -1;
-    return 0;
-}
-
 static PyObject *req_read(mp_request *self, PyObject *args)
 {
     Py_ssize_t n = -1;
     request_rec *r = live(self);
 
-    if (!r || !PyArg_ParseTuple(args, "|n:read", &n) || ensure_rbuf(self) < 0 ||
-        (n < 0 ? fill_all(self, r) : fill(self, r, n, 0)) < 0)
+    if (!r || !PyArg_ParseTuple(args, "|n:read", &n))
         return NULL;
-    return take(self, n);
-}
-
-static PyObject *readline_impl(mp_request *self, request_rec *r, Py_ssize_t limit)
-{
-    for (;;) {
-        const char *s = PyBytes_AS_STRING(self->rbuf);
-        Py_ssize_t have = PyBytes_GET_SIZE(self->rbuf);
-        const char *nl = memchr(s, '\n', have);
-        if (nl)
-            return take(self, limit >= 0 && nl - s + 1 > limit ? limit : nl - s + 1);
-        if (self->body_eof || (limit >= 0 && have >= limit))
-            return take(self, limit);
-        if (fill(self, r, have + 8192, 1) < 0)
-            return NULL;
-    }
+    return mp_body_read(&self->body, r, n);
 }
 
 static PyObject *req_readline(mp_request *self, PyObject *args)
@@ -424,37 +306,19 @@ static PyObject *req_readline(mp_request *self, PyObject *args)
     Py_ssize_t limit = -1;
     request_rec *r = live(self);
 
-    if (!r || !PyArg_ParseTuple(args, "|n:readline", &limit) || ensure_rbuf(self) < 0)
+    if (!r || !PyArg_ParseTuple(args, "|n:readline", &limit))
         return NULL;
-    if (body_setup(self, r) < 0)
-        return NULL;
-    return readline_impl(self, r, limit);
+    return mp_body_readline(&self->body, r, limit);
 }
 
 static PyObject *req_readlines(mp_request *self, PyObject *args)
 {
-    Py_ssize_t hint = -1, total = 0;
+    Py_ssize_t hint = -1;
     request_rec *r = live(self);
-    PyObject *out, *line;
 
-    if (!r || !PyArg_ParseTuple(args, "|n:readlines", &hint) || ensure_rbuf(self) < 0 ||
-        body_setup(self, r) < 0 || !(out = PyList_New(0)))
+    if (!r || !PyArg_ParseTuple(args, "|n:readlines", &hint))
         return NULL;
-    while ((line = readline_impl(self, r, -1)) && PyBytes_GET_SIZE(line)) {
-        total += PyBytes_GET_SIZE(line);
-        if (PyList_Append(out, line) < 0)
-            break;
-        Py_CLEAR(line);
-        if (hint > 0 && total >= hint)
-            break;
-    }
-    if (PyErr_Occurred()) {
-        Py_XDECREF(line);
-        Py_DECREF(out);
-        return NULL;
-    }
-    Py_XDECREF(line);
-    return out;
+    return mp_body_readlines(&self->body, r, hint);
 }
 
 /* ------------------------------------------------------------ config */
@@ -847,7 +711,7 @@ static void req_dealloc(mp_request *self)
     Py_XDECREF(self->connection);
     Py_XDECREF(self->phase);
     Py_XDECREF(self->interpreter);
-    Py_XDECREF(self->rbuf);
+    mp_body_release(&self->body);
     mp_scope_decref(self->scope);
     PyObject_GC_Del(self);
 }
