@@ -137,6 +137,13 @@ mp_scope *mp_scope_new(request_rec *r);
 int mp_scope_renew(mp_scope **sc, request_rec *r);
 void mp_scope_decref(mp_scope *sc);
 static inline void mp_scope_incref(mp_scope *sc) { sc->refs++; }
+/* This thread serves the request from now on, with the GIL held: httpd
+ * may run a request's last steps (its pool cleanups, under the event MPM's
+ * write completion) in another thread than its handler's. */
+static inline void mp_scope_adopt(mp_scope *sc)
+{
+    sc->thread = pthread_self();
+}
 /* The request is over: from any thread, without the GIL (a pool cleanup). */
 static inline void mp_scope_end(mp_scope *sc)
 {
@@ -181,6 +188,8 @@ void mp_request_release(struct mp_interp *in, PyObject *req);
 void mp_request_set_phase(PyObject *req, PyObject *phase);
 struct mp_imp_request *mp_request_importer_state(PyObject *req);
 void mp_request_detach(PyObject *req);
+/* The calling thread serves req's request from now on (mp_scope_adopt). */
+void mp_request_adopt(PyObject *req);
 /* req.add_handler(): run `spec` later in this request, in phase `phase`. */
 int mp_request_add_handler(request_rec *r, const char *phase, const char *spec,
                            const char *dir);

@@ -122,8 +122,10 @@ static PyObject *request_object(mp_interp *in, request_rec *r)
     mp_reqobj *o;
 
     for (o = st->objs; o; o = o->next)
-        if (o->interp == in)
+        if (o->interp == in) {
+            mp_request_adopt(o->req);
             return o->req;
+        }
     o = apr_pcalloc(r->pool, sizeof(*o));
     if (!(o->req = mp_request_new(r, in)))
         return NULL;

@@ -345,6 +345,7 @@ static PyObject *req_log_error(mp_request *self, PyObject *args)
 
 typedef struct {
     char *interp;
+    mp_scope *scope;
     PyObject *callable, *data;
 } mp_cleanup;
 
@@ -355,6 +356,8 @@ static apr_status_t run_cleanup(void *arg)
 
     if (!in)
         return APR_SUCCESS;
+    mp_scope_adopt(c->scope);
+    mp_scope_decref(c->scope);
     PyObject *r = c->data ? PyObject_CallOneArg(c->callable, c->data)
                           : PyObject_CallNoArgs(c->callable);
     if (!r)
@@ -380,12 +383,19 @@ static PyObject *req_register_cleanup(mp_request *self, PyObject *args)
     }
     c = apr_palloc(r->pool, sizeof(*c));
     c->interp = apr_pstrdup(r->pool, PyUnicode_AsUTF8(self->interpreter));
+    c->scope = self->scope;
+    mp_scope_incref(c->scope);
     c->callable = callable;
     c->data = data;
     Py_INCREF(callable);
     Py_XINCREF(data);
     apr_pool_cleanup_register(r->pool, c, run_cleanup, apr_pool_cleanup_null);
     Py_RETURN_NONE;
+}
+
+void mp_request_adopt(PyObject *req)
+{
+    mp_scope_adopt(((mp_request *)req)->scope);
 }
 
 static PyObject *req_internal_redirect(mp_request *self, PyObject *args)

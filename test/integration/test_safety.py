@@ -73,6 +73,19 @@ def h_thread_late_result(req):
     req.write(json.dumps(late))
     return apache.OK
 
+def h_cleanup_after_slow_client(req):
+    """The request's pool may be destroyed by another thread than this one
+    (event: write completion): cleanups still use req."""
+    def cleanup(r):
+        try:
+            r.log_error("cleanup saw %s" % r.uri)
+        except RuntimeError as e:
+            apache.log_error("cleanup refused: %s" % e)
+    req.register_cleanup(cleanup, req)
+    req.content_type = "application/octet-stream"
+    req.write(b"c" * (256 << 10), 0)
+    return apache.OK
+
 # ---- 3. a connection kept after its request
 def h_keep_conn(req):
     saved["conn"] = req.connection
@@ -314,6 +327,48 @@ def test_thread_using_req_after_the_handler_returned(srv):
     assert wait_for(lambda: get(srv, "thread_late_result").body != b"[]", timeout=10)
     out = json.loads(get(srv, "thread_late_result").body)[-1]
     assert len(out) == 7 and all(":RuntimeError:" in o for o in out), out
+    assert_no_crash(srv, pid)
+
+
+@pytest.fixture(scope="module")
+def slow_srv():
+    """Event, with socket buffers so small that a 256 KiB response is still
+    being written when its handler returns."""
+    h = Httpd("event")
+    try:
+        h.write("htdocs/app/safe.py", APP)
+        h.config(CONF.format(app=h.path("htdocs", "app")) + "SendBufferSize 4096\n",
+                 mpm_settings=one_child("event"))
+        h.start()
+        yield h
+    finally:
+        h.cleanup()
+
+
+def test_cleanup_uses_req_when_a_slow_client_finishes_the_request(slow_srv):
+    """The event MPM finishes writing to a slow client after the handler
+    returned, in whichever worker the connection wakes up in: the request's
+    pool, and register_cleanup()'s callables with it, are destroyed there."""
+    srv = slow_srv
+    pid = child_pid(srv)
+    for _ in range(4):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(20)
+        s.connect(("127.0.0.1", srv.port))
+        s.sendall(b"GET /app/x?cleanup_after_slow_client HTTP/1.1\r\n"
+                  b"Host: localhost\r\nConnection: close\r\n\r\n")
+        time.sleep(0.3)           # the handler returns with data still queued
+        n = 0
+        while True:
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                break
+            n += len(chunk)
+        s.close()
+        assert n > 256 << 10
+    assert wait_for(lambda: srv.log().count("cleanup saw /app/x") >= 4), srv.log()[-2000:]
+    assert "cleanup refused" not in srv.log()
     assert_no_crash(srv, pid)
 
 
