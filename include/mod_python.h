@@ -78,7 +78,10 @@ typedef struct {
     mp_dir_config *conf;         /* server-level values (get_config()) */
     apr_array_header_t *imports; /* mp_import, main server only */
     const char *python_home;
+    int interp_limit;            /* PythonInterpLimit; 0 = unset */
 } mp_server_config;
+
+#define MP_DEFAULT_INTERP_LIMIT 64
 
 /* Read at every phase of every request: inline. */
 static inline mp_dir_config *mp_dir_conf(const request_rec *r)
@@ -86,6 +89,9 @@ static inline mp_dir_config *mp_dir_conf(const request_rec *r)
     return ap_get_module_config(r->per_dir_config, &python_module);
 }
 mp_server_config *mp_srv_conf(const server_rec *s);
+/* PythonInterpLimit: how many interpreters named after request paths a
+ * process may have. */
+int mp_interp_limit(const server_rec *s);
 extern const command_rec mp_directives[];
 void *mp_create_dir_config(apr_pool_t *p, char *dir);
 void *mp_merge_dir_config(apr_pool_t *p, void *base, void *add);

@@ -47,9 +47,13 @@ apr_status_t mp_python_init(apr_pool_t *p, server_rec *s, const char *home);
 void mp_python_child_init(void);
 
 /* Take the GIL with this OS thread's own thread state for interpreter
- * `name` (created on first use).  NULL with the reason logged if the
- * interpreter cannot be created.  Must not be called with the GIL held. */
-mp_interp *mp_interp_enter(const char *name, server_rec *s);
+ * `name` (created on first use).  `fallback` is NULL for a name from the
+ * configuration; else the name comes from a request path (per directory,
+ * per directive), and once PythonInterpLimit such interpreters exist in the
+ * process no new one is made: `fallback` (the virtual host's) is entered
+ * instead.  NULL with the reason logged if the interpreter cannot be
+ * created.  Must not be called with the GIL held. */
+mp_interp *mp_interp_enter(const char *name, const char *fallback, server_rec *s);
 /* Release what mp_interp_enter took. */
 void mp_interp_leave(mp_interp *interp);
 

@@ -8,6 +8,7 @@
 #include "apr_fnmatch.h"
 #include "apr_lib.h"
 
+#include <errno.h>
 #include <stddef.h>
 
 const mp_phase_info mp_phases[MP_NPHASES] = {
@@ -103,6 +104,7 @@ void *mp_merge_srv_config(apr_pool_t *p, void *basev, void *addv)
     c->conf = mp_merge_dir_config(p, base->conf, add->conf);
     c->imports = add->imports;  /* each server runs its own, in order */
     c->python_home = base->python_home;
+    c->interp_limit = base->interp_limit;  /* main server only */
     return c;
 }
 
@@ -333,6 +335,31 @@ static const char *home_cmd(cmd_parms *cmd, void *mconfig, const char *path)
     return NULL;
 }
 
+int mp_interp_limit(const server_rec *s)
+{
+    int n = mp_srv_conf(s)->interp_limit;
+
+    return n ? n : MP_DEFAULT_INTERP_LIMIT;
+}
+
+static const char *interp_limit_cmd(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    apr_int64_t n;
+
+    if (err)
+        return err;
+    errno = 0;
+    n = apr_strtoi64(arg, &end, 10);
+    if (errno || end == arg || *end || n < 1 || n > 100000)
+        return apr_psprintf(cmd->pool, "PythonInterpLimit: '%s' is not a number "
+                            "from 1 to 100000", arg);
+    mp_srv_conf(cmd->server)->interp_limit = (int)n;
+    (void)mconfig;
+    return NULL;
+}
+
 #define HANDLER(name, ph, where, help) \
     AP_INIT_RAW_ARGS(name, handler_cmd, (void *)(intptr_t)(ph), where, help)
 #define FLAG(name, field, help) \
@@ -365,6 +392,9 @@ const command_rec mp_directives[] = {
                    "PythonOption key [value]: for req.get_options()"),
     AP_INIT_TAKE2("PythonImport", import_cmd, NULL, RSRC_CONF,
                   "PythonImport module[::function] interpreter: run at child start"),
+    AP_INIT_TAKE1("PythonInterpLimit", interp_limit_cmd, NULL, RSRC_CONF,
+                  "most interpreters per process named after request paths "
+                  "(PythonInterpPerDirectory/PerDirective); default 64"),
     AP_INIT_TAKE1("PythonHome", home_cmd, NULL, RSRC_CONF,
                   "prefix of the Python installation to embed"),
     {NULL}

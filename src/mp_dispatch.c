@@ -39,23 +39,34 @@ static mp_reqstate *reqstate(request_rec *r)
 
 /* ---------------------------------------------------- interpreter choice */
 
+/* The name of the interpreter to run r's handlers in.  A name made from a
+ * request path comes with the virtual host's as *fallback, for when
+ * PythonInterpLimit is reached (mp_interp_enter); else *fallback is NULL. */
 static const char *interp_name(request_rec *r, const mp_dir_config *c,
-                               const char *handler_dir)
+                               const char *handler_dir, const char **fallback)
 {
+    const char *host = r->server->server_hostname ? r->server->server_hostname
+                                                  : MP_MAIN_INTERPRETER;
+
+    *fallback = NULL;
     if (c->interpreter)
         return c->interpreter;
     if (c->per_directory > 0) {
         if (!r->filename)
             return MP_MAIN_INTERPRETER;
+        *fallback = host;
         if (r->finfo.filetype == APR_DIR)
             return r->filename[strlen(r->filename) - 1] == '/'
                    ? r->filename : apr_pstrcat(r->pool, r->filename, "/", NULL);
         return ap_make_dirstr_parent(r->pool, r->filename);
     }
-    if (c->per_directive > 0)
-        return handler_dir && *handler_dir ? handler_dir : MP_MAIN_INTERPRETER;
-    return r->server->server_hostname ? r->server->server_hostname
-                                      : MP_MAIN_INTERPRETER;
+    if (c->per_directive > 0) {
+        if (!handler_dir || !*handler_dir)
+            return MP_MAIN_INTERPRETER;
+        *fallback = host;
+        return handler_dir;
+    }
+    return host;
 }
 
 /* ---------------------------------------------------------- PythonPath */
@@ -458,13 +469,14 @@ run_phase(request_rec *r, const mp_dir_config *c, const apr_array_header_t *list
 {
     mp_context ctx = { r, r->server, NULL, NULL, NULL };
     mp_interp *in;
+    const char *name, *fallback;
     int rc;
 
     if (phase == MP_HANDLER && (!r->handler || (strcmp(r->handler, "mod_python") &&
                                                 strcmp(r->handler, "python-program"))))
         return DECLINED;
-    in = mp_interp_enter(interp_name(r, c, APR_ARRAY_IDX(list, 0, mp_handler).directory),
-                         r->server);
+    name = interp_name(r, c, APR_ARRAY_IDX(list, 0, mp_handler).directory, &fallback);
+    in = mp_interp_enter(name, fallback, r->server);
     if (!in)
         return HTTP_INTERNAL_SERVER_ERROR;
     mp_context_push(&ctx);
@@ -526,7 +538,7 @@ void mp_register_cleanup_phase(request_rec *r)
 static void run_import(server_rec *s, const mp_import *imp)
 {
     mp_context ctx = { NULL, s, NULL, NULL, NULL };
-    mp_interp *in = mp_interp_enter(imp->interp, s);
+    mp_interp *in = mp_interp_enter(imp->interp, NULL, s);
     PyObject *name, *mod = NULL, *attrs = NULL, *fn = NULL, *res = NULL;
     const char *what;
 

@@ -28,6 +28,10 @@ typedef struct mp_tstate {
  * without a lock. */
 static mp_interp *registry;
 static pthread_mutex_t create_mu = PTHREAD_MUTEX_INITIALIZER;
+/* Interpreters named after request paths, against PythonInterpLimit;
+ * guarded by create_mu. */
+static int n_path_named;
+static int limit_logged;
 
 static MP_THREAD_LOCAL mp_tstate *tl_tstates;      /* this thread's thread states */
 static MP_THREAD_LOCAL PyThreadState *tl_main_ts;  /* ... in the main interpreter */
@@ -241,8 +245,11 @@ done:
     return rc;
 }
 
-/* Create interpreter `name`; returns with the GIL released. */
-static mp_interp *interp_create(const char *name, server_rec *s)
+/* Create interpreter `name`; returns with the GIL released.  One named
+ * after a request path (`path_named`) is not made once PythonInterpLimit
+ * such interpreters exist: NULL with *over set. */
+static mp_interp *interp_create(const char *name, int path_named, int *over,
+                                server_rec *s)
 {
     mp_interp *in;
     PyThreadState *ts;
@@ -251,6 +258,10 @@ static mp_interp *interp_create(const char *name, server_rec *s)
     pthread_mutex_lock(&create_mu);
     if ((in = registry_find(name)))
         goto done;
+    if (path_named && n_path_named >= mp_interp_limit(s)) {
+        *over = 1;
+        goto done;
+    }
     if (!(in = calloc(1, sizeof(*in))) || !(in->name = strdup(name))) {
         free(in);
         in = NULL;
@@ -276,11 +287,39 @@ static mp_interp *interp_create(const char *name, server_rec *s)
     }
     PyEval_SaveThread();
     registry_add(in);
+    n_path_named += path_named;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
                  "mod_python: created interpreter '%s'", name);
 done:
     pthread_mutex_unlock(&create_mu);
     return in;
+}
+
+static void log_over_limit(const char *name, const char *fallback, server_rec *s)
+{
+    /* Once per process at warning level: past the limit every new path
+     * would log, and paths are the client's to choose. */
+    int level = __atomic_exchange_n(&limit_logged, 1, __ATOMIC_RELAXED)
+                ? APLOG_DEBUG : APLOG_WARNING;
+
+    ap_log_error(APLOG_MARK, level, 0, s, "mod_python: PythonInterpLimit (%d) "
+                 "reached in this process: no interpreter '%s'; its requests, "
+                 "and those of any other new directory, run in '%s'",
+                 mp_interp_limit(s), name, fallback);
+}
+
+/* The interpreter called `name`, created on first use (see mp_interp_enter). */
+static mp_interp *interp_get(const char *name, const char *fallback, server_rec *s)
+{
+    mp_interp *in = registry_find(name);
+    int over = 0;
+
+    if (in || (in = interp_create(name, fallback != NULL, &over, s)) || !over)
+        return in;
+    log_over_limit(name, fallback, s);
+    if ((in = registry_find(fallback)))
+        return in;
+    return interp_create(fallback, 0, &over, s);
 }
 
 /* ------------------------------------------------------------ enter/leave */
@@ -323,7 +362,7 @@ static void release_pending(mp_interp *in)
     } while (n == BATCH);
 }
 
-mp_interp *mp_interp_enter(const char *name, server_rec *s)
+mp_interp *mp_interp_enter(const char *name, const char *fallback, server_rec *s)
 {
     mp_interp *in;
     PyThreadState *ts;
@@ -337,7 +376,7 @@ mp_interp *mp_interp_enter(const char *name, server_rec *s)
                      name, tl_current->name);
         return NULL;
     }
-    if (!(in = registry_find(name)) && !(in = interp_create(name, s)))
+    if (!(in = interp_get(name, fallback, s)))
         return NULL;
     if (in->broken) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "mod_python: interpreter '%s' "

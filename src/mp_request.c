@@ -352,7 +352,7 @@ typedef struct {
 static apr_status_t run_cleanup(void *arg)
 {
     mp_cleanup *c = arg;
-    mp_interp *in = mp_interp_enter(c->interp, mp_main_server);
+    mp_interp *in = mp_interp_enter(c->interp, NULL, mp_main_server);
 
     if (!in)
         return APR_SUCCESS;

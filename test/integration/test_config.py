@@ -27,6 +27,11 @@ BAD = [
     ("PythonImport mod:: interp", "PythonImport", "invalid module"),
     ("PythonImport mod interp extra", "PythonImport", "takes two arguments"),
     ("PythonHome relative/path", "PythonHome", "absolute path"),
+    ("PythonInterpLimit 0", "PythonInterpLimit", "not a number from 1 to 100000"),
+    ("PythonInterpLimit 100001", "PythonInterpLimit", "not a number from 1 to 100000"),
+    ("PythonInterpLimit 99999999999999999999", "PythonInterpLimit", "not a number"),
+    ("PythonInterpLimit 8x", "PythonInterpLimit", "not a number from 1 to 100000"),
+    ("PythonInterpLimit", "PythonInterpLimit", "takes one argument"),
 ]
 
 
@@ -45,6 +50,7 @@ def test_bad_directive_fails_configtest(httpd_factory, line, directive, message)
     "PythonTransHandler mod",  # server-only directive inside a directory
     "PythonImport mod interp",
     "PythonHome /usr",
+    "PythonInterpLimit 8",
 ])
 def test_server_only_directives_refused_in_directory(httpd_factory, line):
     h = httpd_factory("event")
