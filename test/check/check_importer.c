@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mp_importer.h"
-#include "mp_watch.h"
+#include "importer/mp_importer.h"
+#include "importer/mp_watch.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define MP_SANITIZED 1

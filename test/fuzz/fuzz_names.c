@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mp_path.h"
+#include "base/mp_names.h"
 
 static void check_normalise(const char *in)
 {

@@ -1,8 +1,7 @@
 /* mod_python: the module record and httpd's hooks.  Each phase hook is a
  * thin call into mp_dispatch.c; Python itself starts in the parent at
  * post_config and is repaired in each child at child_init. */
-#include "mod_python.h"
-#include "mp_interp.h"
+#include "httpd/mp_httpd.h"
 
 #include "ap_mpm.h"
 #include "http_core.h"
@@ -17,16 +16,16 @@ static int mp_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
     ap_add_version_component(pconf, "mod_python/" MP_VERSION);
-    if (mp_python_init(pconf, s, mp_srv_conf(s)->python_home) != APR_SUCCESS)
+    if (mp_python_init(s, mp_srv_conf(s)->python_home) != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR;
+    mp_host_configure(s);
     return OK;
 }
 
 static void mp_child_init(apr_pool_t *p, server_rec *s)
 {
-    mp_main_server = s;
     mp_python_child_init();
-    mp_run_imports(s, p);
+    mp_run_imports(s);
 }
 
 static int mp_post_read_request(request_rec *r)
@@ -97,7 +96,9 @@ static void mp_register_hooks(apr_pool_t *p)
      * answers before httpd's own defaults (mod_mime, mod_auth_basic...). */
     ap_hook_translate_name(mp_trans, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_header_parser(mp_header_parser, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_access_checker(mp_access, NULL, NULL, APR_HOOK_MIDDLE);
+    /* The 2.4 registration of all three access phases alike. */
+    ap_hook_check_access(mp_access, NULL, NULL, APR_HOOK_MIDDLE,
+                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authn(mp_authen, NULL, NULL, APR_HOOK_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authz(mp_authz, NULL, NULL, APR_HOOK_FIRST,

@@ -6,10 +6,8 @@
  * It is not tracked by the GC while it serves a request or waits for
  * reuse (gc.get_objects() must not lead other code to it); an ended one
  * that something still holds is, so that cycles through it are freed. */
-#include "mod_python.h"
-#include "mp_body.h"
-#include "mp_importer.h"
-#include "mp_interp.h"
+#include "objects/mp_objects.h"
+#include "objects/mp_body.h"
 
 #include "http_core.h"
 #include "util_script.h"
@@ -18,12 +16,20 @@ APLOG_USE_MODULE(python);
 
 static int req_clear(struct mp_request *self);
 
+/* request_rec's tables as attributes: field, headers (CR/LF refused). */
+#define REQ_TABLES(X) \
+    X(headers_in, 1) X(headers_out, 1) X(err_headers_out, 1) \
+    X(subprocess_env, 0) X(notes, 0)
+
+#define X(field, headers) TABLE_##field,
+enum { REQ_TABLES(X) NTABLES };
+#undef X
+
 struct mp_request {
     PyObject_HEAD
     mp_scope *scope;         /* the request_rec, while it lasts */
     PyObject *dict;          /* arbitrary attributes: req.foo = ... */
-    PyObject *tables[5];     /* headers_in, headers_out, err_headers_out,
-                                subprocess_env, notes */
+    PyObject *tables[NTABLES]; /* by TABLE_headers_in... (REQ_TABLES) */
     PyObject *server, *connection;
     PyObject *phase;         /* "PythonHandler" or None */
     PyObject *interpreter;
@@ -54,12 +60,32 @@ static void req_give_up(PyObject *req)
     Py_DECREF(req);
 }
 
-PyObject *mp_request_new(request_rec *r, mp_interp *in)
+/* Request objects of ended requests, kept per interpreter for reuse. */
+#define MP_SPARE_REQUESTS 16
+
+typedef struct mp_spares {
+    PyObject *objs[MP_SPARE_REQUESTS];
+    int n;
+} mp_spares;
+
+static mp_spares *spares_of(mp_interp *in)
 {
+    mp_pystate *st = mp_pystate_of(in);
+
+    if (!st->spares && !(st->spares = calloc(1, sizeof(*st->spares))))
+        PyErr_NoMemory();
+    return st->spares;
+}
+
+static PyObject *request_new(request_rec *r, mp_interp *in)
+{
+    mp_spares *sp = spares_of(in);
     mp_request *self;
 
-    while (in->nspare_requests) {
-        self = (mp_request *)in->spare_requests[--in->nspare_requests];
+    if (!sp)
+        return NULL;
+    while (sp->n) {
+        self = (mp_request *)sp->objs[--sp->n];
         /* nothing can have taken a reference since (spares are out of the
          * GC's reach): checked all the same, it is cheap */
         if (Py_REFCNT(self) != 1) {
@@ -83,8 +109,8 @@ PyObject *mp_request_new(request_rec *r, mp_interp *in)
     self->server = self->connection = NULL;
     self->phase = Py_None;
     Py_INCREF(Py_None);
-    self->interpreter = in->name_obj;
-    Py_INCREF(in->name_obj);
+    self->interpreter = mp_pystate_of(in)->name;
+    Py_INCREF(self->interpreter);
     memset(&self->imp, 0, sizeof(self->imp));
     memset(&self->body, 0, sizeof(self->body));
     return (PyObject *)self;
@@ -92,17 +118,118 @@ PyObject *mp_request_new(request_rec *r, mp_interp *in)
 
 void mp_request_release(mp_interp *in, PyObject *req)
 {
+    mp_spares *sp = mp_pystate_of(in)->spares;  /* made by request_new() */
+
     /* Only an object nobody else holds is reused, checked again after the
      * reset: what it drops may run code (__del__) that takes a reference,
      * or even serves a subrequest that takes or returns spares. */
-    if (Py_REFCNT(req) == 1 && in->nspare_requests < MP_SPARE_REQUESTS) {
+    if (Py_REFCNT(req) == 1 && sp->n < MP_SPARE_REQUESTS) {
         req_reset((mp_request *)req);
-        if (Py_REFCNT(req) == 1 && in->nspare_requests < MP_SPARE_REQUESTS) {
-            in->spare_requests[in->nspare_requests++] = req;
+        if (Py_REFCNT(req) == 1 && sp->n < MP_SPARE_REQUESTS) {
+            sp->objs[sp->n++] = req;
             return;
         }
     }
     req_give_up(req);
+}
+
+/* ------------------------------------------------------------ per request */
+
+/* One request object per (request_rec, interpreter), released when the
+ * request pool goes. */
+typedef struct mp_reqobj {
+    mp_interp *interp;
+    PyObject *req;
+    struct mp_reqobj *next;
+} mp_reqobj;
+
+/* What mod_python keeps per request (r->request_config): its request
+ * objects and the handlers added with req.add_handler(). */
+typedef struct {
+    mp_reqobj *objs;
+    apr_array_header_t *added[MP_NPHASES];
+} mp_reqstate;
+
+static mp_reqstate *reqstate(request_rec *r)
+{
+    mp_reqstate *st = ap_get_module_config(r->request_config, &python_module);
+
+    if (!st) {
+        st = apr_pcalloc(r->pool, sizeof(*st));
+        ap_set_module_config(r->request_config, &python_module, st);
+    }
+    return st;
+}
+
+/* The request is over: its objects say so from now on, and are released
+ * at the next entry into their interpreter (no GIL here). */
+static apr_status_t reqobj_release(void *data)
+{
+    mp_reqobj *o = data;
+
+    mp_scope_end(((mp_request *)o->req)->scope);
+    mp_interp_release_later(o->interp, o->req);
+    o->req = NULL;
+    return APR_SUCCESS;
+}
+
+PyObject *mp_request_of(request_rec *r, mp_interp *in)
+{
+    mp_reqstate *st = reqstate(r);
+    mp_reqobj *o;
+
+    for (o = st->objs; o; o = o->next)
+        if (o->interp == in) {
+            mp_scope_adopt(((mp_request *)o->req)->scope);
+            return o->req;
+        }
+    o = apr_pcalloc(r->pool, sizeof(*o));
+    if (!(o->req = request_new(r, in)))
+        return NULL;
+    o->interp = in;
+    o->next = st->objs;
+    st->objs = o;
+    apr_pool_cleanup_register(r->pool, o, reqobj_release, apr_pool_cleanup_null);
+    return o->req;
+}
+
+const apr_array_header_t *mp_request_added(const request_rec *r, mp_phase phase)
+{
+    const mp_reqstate *st = ap_get_module_config(r->request_config, &python_module);
+
+    return st && st->added[phase] && st->added[phase]->nelts ? st->added[phase] : NULL;
+}
+
+/* req.add_handler(): run `spec` later in this request, in phase `phase`. */
+static int add_handler(request_rec *r, const char *phase, const char *spec,
+                       const char *dir)
+{
+    mp_reqstate *st = reqstate(r);
+    mp_handler *h;
+    int i;
+
+    for (i = 0; i < MP_NPHASES; i++)
+        if (i != MP_CLEANUP && !strcmp(phase, mp_phases[i].directive))
+            break;
+    if (i == MP_NPHASES) {
+        PyErr_Format(PyExc_IndexError, "Invalid phase: %s", phase);
+        return -1;
+    }
+    if (!st->added[i])
+        st->added[i] = apr_array_make(r->pool, 2, sizeof(mp_handler));
+    h = apr_array_push(st->added[i]);
+    memset(h, 0, sizeof(*h));
+    h->spec = apr_pstrdup(r->pool, spec);
+    if (mp_parse_handler_spec(r->pool, h->spec, mp_phases[i].callable, &h->module,
+                              &h->object) < 0) {
+        st->added[i]->nelts--;
+        PyErr_Format(PyExc_ValueError, "invalid handler '%s' (expected module[::object])", spec);
+        return -1;
+    }
+    if (dir)
+        h->directory = dir[0] && dir[strlen(dir) - 1] == '/'
+                       ? apr_pstrdup(r->pool, dir) : apr_pstrcat(r->pool, dir, "/", NULL);
+    return 0;
 }
 
 void mp_request_set_phase(PyObject *req, PyObject *phase)
@@ -114,11 +241,6 @@ void mp_request_set_phase(PyObject *req, PyObject *phase)
 mp_imp_request *mp_request_importer_state(PyObject *req)
 {
     return &((mp_request *)req)->imp;
-}
-
-void mp_request_detach(PyObject *req)
-{
-    mp_scope_end(((mp_request *)req)->scope);
 }
 
 /* The request_rec, or NULL with RuntimeError once the request is over or
@@ -345,6 +467,7 @@ static PyObject *req_log_error(mp_request *self, PyObject *args)
 
 typedef struct {
     char *interp;
+    server_rec *server;
     mp_scope *scope;
     PyObject *callable, *data;
 } mp_cleanup;
@@ -352,7 +475,8 @@ typedef struct {
 static apr_status_t run_cleanup(void *arg)
 {
     mp_cleanup *c = arg;
-    mp_interp *in = mp_interp_enter(c->interp, NULL, mp_main_server);
+    mp_context ctx = { NULL, c->server, NULL, NULL, NULL };
+    mp_interp *in = mp_interp_enter(c->interp, NULL, &ctx);
 
     if (!in)
         return APR_SUCCESS;
@@ -361,7 +485,7 @@ static apr_status_t run_cleanup(void *arg)
     PyObject *r = c->data ? PyObject_CallOneArg(c->callable, c->data)
                           : PyObject_CallNoArgs(c->callable);
     if (!r)
-        mp_log_exception(NULL, mp_main_server, "register_cleanup callable");
+        mp_log_exception(MPLOG_CLEANUP_ERROR, NULL, c->server, "register_cleanup callable");
     Py_XDECREF(r);
     Py_DECREF(c->callable);
     Py_XDECREF(c->data);
@@ -383,6 +507,7 @@ static PyObject *req_register_cleanup(mp_request *self, PyObject *args)
     }
     c = apr_palloc(r->pool, sizeof(*c));
     c->interp = apr_pstrdup(r->pool, PyUnicode_AsUTF8(self->interpreter));
+    c->server = r->server;
     c->scope = self->scope;
     mp_scope_incref(c->scope);
     c->callable = callable;
@@ -391,11 +516,6 @@ static PyObject *req_register_cleanup(mp_request *self, PyObject *args)
     Py_XINCREF(data);
     apr_pool_cleanup_register(r->pool, c, run_cleanup, apr_pool_cleanup_null);
     Py_RETURN_NONE;
-}
-
-void mp_request_adopt(PyObject *req)
-{
-    mp_scope_adopt(((mp_request *)req)->scope);
 }
 
 static PyObject *req_internal_redirect(mp_request *self, PyObject *args)
@@ -421,7 +541,7 @@ static PyObject *req_add_handler(mp_request *self, PyObject *args)
 
     if (!r || !PyArg_ParseTuple(args, "ss|z:add_handler", &phase, &handler, &dir))
         return NULL;
-    return mp_request_add_handler(r, phase, handler, dir) < 0 ? NULL
+    return add_handler(r, phase, handler, dir) < 0 ? NULL
                                                               : (Py_INCREF(Py_None), Py_None);
 }
 
@@ -500,23 +620,40 @@ static PyMethodDef req_methods[] = {
 
 /* ------------------------------------------------------------ attributes */
 
-/* String fields of request_rec: offset, writable, and NUL allowed as None. */
+/* String fields of request_rec as attributes, each listed once: field,
+ * writable, None accepted on write (NULL in request_rec). */
+#define REQ_STR_FIELDS(X) \
+    X(uri, 1, 0) X(unparsed_uri, 0, 0) X(args, 1, 1) X(method, 0, 0) \
+    X(protocol, 0, 0) X(hostname, 0, 0) X(filename, 1, 0) X(path_info, 1, 0) \
+    X(the_request, 0, 0) X(user, 1, 1) X(handler, 1, 1) \
+    X(canonical_filename, 1, 0) X(content_encoding, 0, 0) X(status_line, 1, 1) \
+    X(useragent_ip, 0, 0) X(ap_auth_type, 1, 1) X(content_type, 1, 0) \
+    X(range, 0, 0) X(vlist_validator, 0, 0)
+
+/* Integer fields (int or apr_off_t): field, writable. */
+#define REQ_INT_FIELDS(X) \
+    X(status, 1) X(proto_num, 0) X(header_only, 0) X(method_number, 0) \
+    X(bytes_sent, 0) X(sent_bodyct, 0) X(no_cache, 1) X(no_local_copy, 1) \
+    X(assbackwards, 1) X(proxyreq, 1) X(chunked, 0) X(clength, 0) \
+    X(remaining, 0) X(read_length, 0) X(read_chunked, 0) X(expecting_100, 0) \
+    X(used_path_info, 1)
+
+#define X(field, w, n) STR_##field,
+enum { REQ_STR_FIELDS(X) NSTR_FIELDS };
+#undef X
+#define X(field, w) INT_##field,
+enum { REQ_INT_FIELDS(X) NINT_FIELDS };
+#undef X
+
 typedef struct {
     size_t off;
     int writable;
     int nullable;    /* None is accepted on write */
 } str_field;
 
-#define SF(field, w, n) {offsetof(request_rec, field), w, n}
-static const str_field str_fields[] = {
-    SF(uri, 1, 0), SF(unparsed_uri, 0, 0), SF(args, 1, 1), SF(method, 0, 0),
-    SF(protocol, 0, 0), SF(hostname, 0, 0), SF(filename, 1, 0),
-    SF(path_info, 1, 0), SF(the_request, 0, 0), SF(user, 1, 1),
-    SF(handler, 1, 1), SF(canonical_filename, 1, 0), SF(content_encoding, 0, 0),
-    SF(status_line, 1, 1), SF(useragent_ip, 0, 0), SF(ap_auth_type, 1, 1),
-    SF(content_type, 1, 0), SF(range, 0, 0), SF(vlist_validator, 0, 0),
-};
-#undef SF
+#define X(field, w, n) [STR_##field] = {offsetof(request_rec, field), w, n},
+static const str_field str_fields[NSTR_FIELDS] = { REQ_STR_FIELDS(X) };
+#undef X
 
 static PyObject *get_str(mp_request *self, void *idx)
 {
@@ -543,29 +680,23 @@ static int set_str(mp_request *self, PyObject *v, void *idx)
     }
     if (v != Py_None && !(s = mp_str_to_c(r->pool, v, "request attribute", 1)))
         return -1;
-    if (f->off == offsetof(request_rec, content_type))
+    if (f == &str_fields[STR_content_type])
         ap_set_content_type(r, s);
     else
         *(const char **)((char *)r + f->off) = s;
     return 0;
 }
 
-/* Integer fields. */
 typedef struct {
     size_t off;
     int size;        /* sizeof the field */
     int writable;
 } int_field;
 
-#define IF(field, w) {offsetof(request_rec, field), sizeof(((request_rec *)0)->field), w}
-static const int_field int_fields[] = {
-    IF(status, 1), IF(proto_num, 0), IF(header_only, 0), IF(method_number, 0),
-    IF(bytes_sent, 0), IF(sent_bodyct, 0), IF(no_cache, 1), IF(no_local_copy, 1),
-    IF(assbackwards, 1), IF(proxyreq, 1), IF(chunked, 0), IF(clength, 0),
-    IF(remaining, 0), IF(read_length, 0), IF(read_chunked, 0), IF(expecting_100, 0),
-    IF(used_path_info, 1),
-};
-#undef IF
+#define X(field, w) \
+    [INT_##field] = {offsetof(request_rec, field), sizeof(((request_rec *)0)->field), w},
+static const int_field int_fields[NINT_FIELDS] = { REQ_INT_FIELDS(X) };
+#undef X
 
 static PyObject *get_int(mp_request *self, void *idx)
 {
@@ -602,7 +733,7 @@ static int set_int(mp_request *self, PyObject *v, void *idx)
         PyErr_Format(PyExc_ValueError, "value %R out of range", v);
         return -1;
     }
-    if (f->off == offsetof(request_rec, status) && !ap_is_HTTP_VALID_RESPONSE(n)) {
+    if (f == &int_fields[INT_status] && !ap_is_HTTP_VALID_RESPONSE(n)) {
         PyErr_Format(PyExc_ValueError, "status %ld is not an HTTP status (100-599)", n);
         return -1;
     }
@@ -610,19 +741,28 @@ static int set_int(mp_request *self, PyObject *v, void *idx)
     return 0;
 }
 
+typedef struct {
+    size_t off;
+    int headers;
+} table_field;
+
+#define X(field, h) [TABLE_##field] = {offsetof(request_rec, field), h},
+static const table_field table_fields[NTABLES] = { REQ_TABLES(X) };
+#undef X
+
 static PyObject *get_table(mp_request *self, void *idx)
 {
+    const table_field *f = &table_fields[(intptr_t)idx];
     request_rec *r = live(self);
     apr_table_t *t;
     int i = (int)(intptr_t)idx;
 
     if (!r)
         return NULL;
-    t = i == 0 ? r->headers_in : i == 1 ? r->headers_out : i == 2 ? r->err_headers_out
-      : i == 3 ? r->subprocess_env : r->notes;
+    t = *(apr_table_t **)((char *)r + f->off);
     /* httpd may swap a table (internal redirect): follow it. */
     if (!self->tables[i] || mp_table_get(self->tables[i]) != t)
-        Py_XSETREF(self->tables[i], mp_table_wrap(t, self->scope, r->pool, i <= 2));
+        Py_XSETREF(self->tables[i], mp_table_wrap(t, self->scope, r->pool, f->headers));
     Py_XINCREF(self->tables[i]);
     return self->tables[i];
 }
@@ -666,25 +806,17 @@ static PyObject *get_time(mp_request *self, void *which)
 }
 
 static PyGetSetDef req_getset[] = {
-#define S(name, i) {name, (getter)get_str, (setter)set_str, NULL, (void *)(i)}
-    S("uri", 0), S("unparsed_uri", 1), S("args", 2), S("method", 3),
-    S("protocol", 4), S("hostname", 5), S("filename", 6), S("path_info", 7),
-    S("the_request", 8), S("user", 9), S("handler", 10),
-    S("canonical_filename", 11), S("content_encoding", 12), S("status_line", 13),
-    S("useragent_ip", 14), S("ap_auth_type", 15), S("content_type", 16),
-    S("range", 17), S("vlist_validator", 18),
-#undef S
-#define I(name, i) {name, (getter)get_int, (setter)set_int, NULL, (void *)(i)}
-    I("status", 0), I("proto_num", 1), I("header_only", 2), I("method_number", 3),
-    I("bytes_sent", 4), I("sent_bodyct", 5), I("no_cache", 6), I("no_local_copy", 7),
-    I("assbackwards", 8), I("proxyreq", 9), I("chunked", 10), I("clength", 11),
-    I("remaining", 12), I("read_length", 13), I("read_chunked", 14),
-    I("expecting_100", 15), I("used_path_info", 16),
-#undef I
-#define T(name, i) {name, (getter)get_table, NULL, NULL, (void *)(i)}
-    T("headers_in", 0), T("headers_out", 1), T("err_headers_out", 2),
-    T("subprocess_env", 3), T("notes", 4),
-#undef T
+#define X(field, w, n) \
+    {#field, (getter)get_str, (setter)set_str, NULL, (void *)(intptr_t)STR_##field},
+    REQ_STR_FIELDS(X)
+#undef X
+#define X(field, w) \
+    {#field, (getter)get_int, (setter)set_int, NULL, (void *)(intptr_t)INT_##field},
+    REQ_INT_FIELDS(X)
+#undef X
+#define X(field, h) {#field, (getter)get_table, NULL, NULL, (void *)(intptr_t)TABLE_##field},
+    REQ_TABLES(X)
+#undef X
     {"server", (getter)get_server, NULL, NULL, NULL},
     {"connection", (getter)get_connection, NULL, NULL, NULL},
     {"phase", (getter)get_obj, NULL, NULL, (void *)0},
@@ -699,7 +831,7 @@ static PyGetSetDef req_getset[] = {
 static int req_traverse(mp_request *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->dict);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < NTABLES; i++)
         Py_VISIT(self->tables[i]);
     return mp_imp_request_traverse(&self->imp, visit, arg);
 }
@@ -707,7 +839,7 @@ static int req_traverse(mp_request *self, visitproc visit, void *arg)
 static int req_clear(mp_request *self)
 {
     Py_CLEAR(self->dict);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < NTABLES; i++)
         Py_CLEAR(self->tables[i]);
     mp_imp_request_clear(&self->imp);
     return 0;

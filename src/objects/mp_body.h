@@ -5,7 +5,7 @@
 #ifndef MP_BODY_H
 #define MP_BODY_H
 
-#include "mod_python.h"
+#include "objects/mp_objects.h"
 
 typedef struct mp_body {
     char *buf;          /* malloc()ed, `cap` bytes; NULL before the first read */

@@ -1,41 +1,13 @@
 /* Running handlers: choose the interpreter, find the request object, apply
  * PythonPath, resolve `module::object` through the importer, call it, and
- * turn what it returns (or raises) into an httpd status. */
-#include "mod_python.h"
-#include "mp_importer.h"
-#include "mp_interp.h"
+ * turn what it returns (or raises) into an httpd status.  Also the
+ * cleanup phase and PythonImport. */
+#include "httpd/mp_httpd.h"
 
 #include "http_core.h"
 #include "http_request.h"
 
 APLOG_USE_MODULE(python);
-
-/* One request object per (request_rec, interpreter), kept in the request
- * config and released when the request pool goes. */
-typedef struct mp_reqobj {
-    mp_interp *interp;
-    PyObject *req;
-    struct mp_reqobj *next;
-} mp_reqobj;
-
-/* What mod_python keeps per request: its request objects and the handlers
- * added with req.add_handler(). */
-typedef struct {
-    mp_reqobj *objs;
-    apr_array_header_t *added[MP_NPHASES];
-    int init_ran;            /* PythonInitHandler ran at post_read_request */
-} mp_reqstate;
-
-static mp_reqstate *reqstate(request_rec *r)
-{
-    mp_reqstate *st = ap_get_module_config(r->request_config, &python_module);
-
-    if (!st) {
-        st = apr_pcalloc(r->pool, sizeof(*st));
-        ap_set_module_config(r->request_config, &python_module, st);
-    }
-    return st;
-}
 
 /* ---------------------------------------------------- interpreter choice */
 
@@ -67,84 +39,6 @@ static const char *interp_name(request_rec *r, const mp_dir_config *c,
         return handler_dir;
     }
     return host;
-}
-
-/* ---------------------------------------------------------- PythonPath */
-
-/* PythonPath is evaluated once per distinct string per interpreter, under
- * a lock so that two threads cannot both extend sys.path. */
-static int apply_python_path(mp_interp *in, const char *expr, request_rec *r,
-                             server_rec *s)
-{
-    PyObject *key, *val = NULL, *syspath;
-    int rc = -1, done;
-
-    if (!expr)
-        return 0;
-    if (!(key = PyUnicode_FromString(expr)))
-        goto out;
-    if ((done = PySet_Contains(in->path_done, key)) != 0) {
-        rc = done > 0 ? 0 : -1;
-        goto out;
-    }
-    if (!PyThread_acquire_lock(in->path_lock, NOWAIT_LOCK)) {
-        Py_BEGIN_ALLOW_THREADS
-        PyThread_acquire_lock(in->path_lock, WAIT_LOCK);
-        Py_END_ALLOW_THREADS
-    }
-    if ((done = PySet_Contains(in->path_done, key)) == 0) {
-        val = PyRun_String(expr, Py_eval_input, PyModule_GetDict(in->apache),
-                           PyModule_GetDict(in->apache));
-        if (val && !PyList_Check(val))
-            PyErr_Format(PyExc_TypeError, "PythonPath must evaluate to a list, "
-                         "not %s: %s", Py_TYPE(val)->tp_name, expr);
-        else if (val && (syspath = PySys_GetObject("path")) &&
-                 PyList_SetSlice(syspath, 0, PyList_GET_SIZE(syspath), val) == 0)
-            done = PySet_Add(in->path_done, key) == 0;
-    }
-    PyThread_release_lock(in->path_lock);
-    rc = done > 0 ? 0 : -1;
-out:
-    if (rc < 0)
-        mp_log_exception(r, s, "PythonPath");
-    Py_XDECREF(key);
-    Py_XDECREF(val);
-    return rc;
-}
-
-/* ------------------------------------------------------ request objects */
-
-/* The request is over: the object stops touching request_rec now, and is
- * released the next time its interpreter is entered. */
-static apr_status_t reqobj_release(void *data)
-{
-    mp_reqobj *o = data;
-
-    mp_request_detach(o->req);
-    mp_interp_release_later(o->interp, o->req);
-    o->req = NULL;
-    return APR_SUCCESS;
-}
-
-/* The request object of `r` in interpreter `in` (borrowed). */
-static PyObject *request_object(mp_interp *in, request_rec *r)
-{
-    mp_reqstate *st = reqstate(r);
-    mp_reqobj *o;
-
-    for (o = st->objs; o; o = o->next)
-        if (o->interp == in) {
-            mp_request_adopt(o->req);
-            return o->req;
-        }
-    o = apr_pcalloc(r->pool, sizeof(*o));
-    if (!(o->req = mp_request_new(r, in)))
-        return NULL;
-    o->interp = in;
-    o->next = st->objs;
-    st->objs = o;
-    apr_pool_cleanup_register(r->pool, o, reqobj_release, apr_pool_cleanup_null);
-    return o->req;
 }
 
 /* ------------------------------------------------------ calling handlers */
@@ -193,22 +87,44 @@ static int names_make(mp_handler_names *n, const mp_handler *h)
     return 0;
 }
 
+/* An interpreter's names of configured handlers, by mp_handler.id. */
+typedef struct mp_handler_cache {
+    mp_handler_names **names;
+    unsigned n;
+} mp_handler_cache;
+
+/* Room for id in `in`'s cache; -1 with MemoryError. */
+static int cache_reserve(mp_pystate *st, unsigned id)
+{
+    mp_handler_cache *c = st->handlers;
+    mp_handler_names **a;
+    unsigned cap = id + 16;
+
+    if (!c && !(c = st->handlers = calloc(1, sizeof(*c))))
+        goto nomem;
+    if (id < c->n)
+        return 0;
+    if (!(a = realloc(c->names, cap * sizeof(*a))))
+        goto nomem;
+    memset(a + c->n, 0, (cap - c->n) * sizeof(*a));
+    c->names = a;
+    c->n = cap;
+    return 0;
+nomem:
+    PyErr_NoMemory();
+    return -1;
+}
+
 /* The cached names of configured handler `h` in `in` (borrowed), made on
  * first use; NULL with an exception if they cannot be made. */
 static const mp_handler_names *names_cached(mp_interp *in, const mp_handler *h)
 {
+    mp_pystate *st = mp_pystate_of(in);
     mp_handler_names *n;
 
-    if (h->id >= in->n_handler_names) {
-        unsigned cap = h->id + 16;
-        mp_handler_names **a = realloc(in->handler_names, cap * sizeof(*a));
-        if (!a)
-            return (mp_handler_names *)PyErr_NoMemory();
-        memset(a + in->n_handler_names, 0, (cap - in->n_handler_names) * sizeof(*a));
-        in->handler_names = a;
-        in->n_handler_names = cap;
-    }
-    if ((n = in->handler_names[h->id]))
+    if (cache_reserve(st, h->id) < 0)
+        return NULL;
+    if ((n = st->handlers->names[h->id]))
         return n;
     if (!(n = malloc(sizeof(*n))))
         return (mp_handler_names *)PyErr_NoMemory();
@@ -216,7 +132,7 @@ static const mp_handler_names *names_cached(mp_interp *in, const mp_handler *h)
         free(n);
         return NULL;
     }
-    return in->handler_names[h->id] = n;
+    return st->handlers->names[h->id] = n;
 }
 
 /* getattr(obj, name), straight from the namespace of a plain module: for
@@ -325,7 +241,7 @@ static int handler_result(mp_interp *in, request_rec *r, const mp_handler *h,
                      "(apache.OK, apache.DECLINED or an HTTP status)", h->spec, res);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (!PyErr_ExceptionMatches(in->server_return))
+    if (!PyErr_ExceptionMatches(mp_pystate_of(in)->server_return))
         return HTTP_INTERNAL_SERVER_ERROR;
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
@@ -346,7 +262,7 @@ static int call_handler(mp_interp *in, request_rec *r, PyObject *req,
     int rc = HTTP_INTERNAL_SERVER_ERROR;
 
     if (n)
-        mod = mp_importer_import(in->importer, n->module, -1, -1, n->path);
+        mod = mp_importer_import(mp_pystate_of(in)->importer, n->module, -1, -1, n->path);
     if (mod)
         obj = resolve_object(mod, n->attrs);
     if (obj)
@@ -392,17 +308,18 @@ static int run_list(mp_interp *in, request_rec *r, const mp_dir_config *c,
 {
     int rc = DECLINED;
 
-    if (!(ctx->req = request_object(in, r))) {
-        mp_log_exception(r, NULL, "mod_python: cannot create the request object");
+    if (!(ctx->req = mp_request_of(r, in))) {
+        mp_log_exception(MPLOG_REQUEST_OBJECT, r, NULL,
+                         "mod_python: cannot create the request object");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (apply_python_path(in, c->python_path, r, r->server) < 0)
+    if (mp_pystate_apply_path(in, c->python_path, r, r->server) < 0)
         return HTTP_INTERNAL_SERVER_ERROR;
-    mp_request_set_phase(ctx->req, in->phase_names[phase]);
+    mp_request_set_phase(ctx->req, mp_pystate_of(in)->phase_names[phase]);
     /* The configured handlers, then those added by req.add_handler(), even
      * while this phase runs (nelts is read at every step). */
     for (int pass = 0; pass < 2; pass++) {
-        const apr_array_header_t *l = pass ? reqstate(r)->added[phase] : list;
+        const apr_array_header_t *l = pass ? mp_request_added(r, phase) : list;
         for (int i = 0; l && i < l->nelts; i++) {
             const mp_handler *h = &APR_ARRAY_IDX(l, i, mp_handler);
             if (!ext_matches(r, h->exts))
@@ -418,47 +335,12 @@ done:
     return rc;
 }
 
-int mp_request_add_handler(request_rec *r, const char *phase, const char *spec,
-                           const char *dir)
-{
-    mp_reqstate *st = reqstate(r);
-    mp_handler *h;
-    int i;
-
-    for (i = 0; i < MP_NPHASES; i++)
-        if (i != MP_CLEANUP && !strcmp(phase, mp_phases[i].directive))
-            break;
-    if (i == MP_NPHASES) {
-        PyErr_Format(PyExc_IndexError, "Invalid phase: %s", phase);
-        return -1;
-    }
-    if (!st->added[i])
-        st->added[i] = apr_array_make(r->pool, 2, sizeof(mp_handler));
-    h = apr_array_push(st->added[i]);
-    memset(h, 0, sizeof(*h));
-    h->spec = apr_pstrdup(r->pool, spec);
-    if (mp_parse_handler_spec(r->pool, h->spec, mp_phases[i].callable, &h->module,
-                              &h->object) < 0) {
-        st->added[i]->nelts--;
-        PyErr_Format(PyExc_ValueError, "invalid handler '%s' (expected module[::object])", spec);
-        return -1;
-    }
-    if (dir)
-        h->directory = dir[0] && dir[strlen(dir) - 1] == '/'
-                       ? apr_pstrdup(r->pool, dir) : apr_pstrcat(r->pool, dir, "/", NULL);
-    return 0;
-}
-
 static const apr_array_header_t *first_list(request_rec *r, const mp_dir_config *c,
                                             mp_phase phase)
 {
     const apr_array_header_t *l = c ? c->handlers[phase] : NULL;
-    const mp_reqstate *st;
 
-    if (l && l->nelts)
-        return l;
-    st = ap_get_module_config(r->request_config, &python_module);
-    return st && st->added[phase] && st->added[phase]->nelts ? st->added[phase] : NULL;
+    return l && l->nelts ? l : mp_request_added(r, phase);
 }
 
 /* Kept out of line: most phases of most requests have no Python handler,
@@ -476,15 +358,13 @@ run_phase(request_rec *r, const mp_dir_config *c, const apr_array_header_t *list
                                                 strcmp(r->handler, "python-program"))))
         return DECLINED;
     name = interp_name(r, c, APR_ARRAY_IDX(list, 0, mp_handler).directory, &fallback);
-    in = mp_interp_enter(name, fallback, r->server);
-    if (!in)
+    if (!(in = mp_interp_enter(name, fallback, &ctx)))
         return HTTP_INTERNAL_SERVER_ERROR;
-    mp_context_push(&ctx);
     rc = run_list(in, r, c, c ? c->handlers[phase] : NULL, phase, &ctx);
-    mp_context_pop(&ctx);
     mp_interp_leave(in);
     if (phase == MP_AUTHEN && rc == OK && !r->user) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PythonAuthenHandler returned "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MPLOG_AUTHEN_NO_USER
+                      "PythonAuthenHandler returned "
                       "OK but did not set req.user");
         rc = HTTP_INTERNAL_SERVER_ERROR;
     } else if (phase == MP_AUTHEN && rc == HTTP_UNAUTHORIZED) {
@@ -501,16 +381,18 @@ int mp_run_phase(request_rec *r, mp_phase phase)
     return list ? run_phase(r, c, list, phase) : DECLINED;
 }
 
+/* Set on r->pool when PythonInitHandler ran at post_read_request. */
+#define INIT_RAN "mod_python.init_ran"
+
 int mp_run_init_phase(request_rec *r, int at_post_read)
 {
-    const mp_reqstate *st;
+    void *ran = NULL;
 
     if (at_post_read) {
         if (!mp_dir_conf(r)->handlers[MP_INIT])
             return DECLINED;
-        reqstate(r)->init_ran = 1;
-    } else if ((st = ap_get_module_config(r->request_config, &python_module)) &&
-               st->init_ran) {
+        apr_pool_userdata_setn("1", INIT_RAN, NULL, r->pool);
+    } else if (apr_pool_userdata_get(&ran, INIT_RAN, r->pool) == APR_SUCCESS && ran) {
         return DECLINED;
     }
     return mp_run_phase(r, MP_INIT);
@@ -538,16 +420,15 @@ void mp_register_cleanup_phase(request_rec *r)
 static void run_import(server_rec *s, const mp_import *imp)
 {
     mp_context ctx = { NULL, s, NULL, NULL, NULL };
-    mp_interp *in = mp_interp_enter(imp->interp, NULL, s);
+    mp_interp *in = mp_interp_enter(imp->interp, NULL, &ctx);
     PyObject *name, *mod = NULL, *attrs = NULL, *fn = NULL, *res = NULL;
     const char *what;
 
     if (!in)
         return;
-    mp_context_push(&ctx);
-    if (apply_python_path(in, mp_srv_conf(s)->conf->python_path, NULL, s) == 0 &&
+    if (mp_pystate_apply_path(in, mp_srv_conf(s)->conf->python_path, NULL, s) == 0 &&
         (name = PyUnicode_FromString(imp->module))) {
-        mod = mp_importer_import(in->importer, name, -1, -1, NULL);
+        mod = mp_importer_import(mp_pystate_of(in)->importer, name, -1, -1, NULL);
         Py_DECREF(name);
     }
     if (mod && imp->function && (attrs = split_dotted(imp->function)) &&
@@ -557,22 +438,20 @@ static void run_import(server_rec *s, const mp_import *imp)
         what = apr_psprintf(s->process->pool, "PythonImport %s%s%s (%s)",
                             imp->module, imp->function ? "::" : "",
                             imp->function ? imp->function : "", imp->where);
-        mp_log_exception(NULL, s, what);
+        mp_log_exception(MPLOG_IMPORT_ERROR, NULL, s, what);
     }
     Py_XDECREF(mod);
     Py_XDECREF(attrs);
     Py_XDECREF(fn);
     Py_XDECREF(res);
-    mp_context_pop(&ctx);
     mp_interp_leave(in);
 }
 
-void mp_run_imports(server_rec *main_server, apr_pool_t *p)
+void mp_run_imports(server_rec *main_server)
 {
     for (server_rec *s = main_server; s; s = s->next) {
         const apr_array_header_t *a = mp_srv_conf(s)->imports;
         for (int i = 0; a && i < a->nelts; i++)
             run_import(s, &APR_ARRAY_IDX(a, i, mp_import));
     }
-    (void)p;
 }

@@ -5,8 +5,7 @@
  * a large read() goes from httpd straight into the bytes it returns.
  * httpd is asked for at most MP_BODY_CHUNK bytes at a time, the GIL
  * released meanwhile. */
-#include "mp_body.h"
-#include "mp_interp.h"
+#include "objects/mp_body.h"
 
 #define MP_BODY_CHUNK ((size_t)64 * 1024)
 

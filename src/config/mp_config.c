@@ -2,8 +2,8 @@
  * table.  Values are checked here, so a malformed directive fails
  * `apachectl -t` with httpd's "Syntax error on line N" and our message
  * naming the directive. */
-#include "mod_python.h"
-#include "mp_path.h"
+#include "config/mp_config.h"
+#include "base/mp_names.h"
 
 #include "apr_fnmatch.h"
 #include "apr_lib.h"
@@ -303,17 +303,12 @@ static const char *import_cmd(cmd_parms *cmd, void *mconfig, const char *spec,
                               const char *interp)
 {
     mp_server_config *sc = mp_srv_conf(cmd->server);
-    mp_import *imp;
-    const char *sep = strstr(spec, "::");
+    mp_import *imp = apr_array_push(sc->imports);
 
-    imp = apr_array_push(sc->imports);
     imp->interp = interp;
-    imp->module = sep ? apr_pstrmemdup(cmd->pool, spec, sep - spec) : spec;
-    imp->function = sep ? sep + 2 : NULL;
     imp->where = apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
                               cmd->directive->line_num);
-    if (!*imp->module || (imp->function && !mp_is_dotted_identifier(imp->function)) ||
-        (!strchr(imp->module, '/') && !mp_is_dotted_identifier(imp->module)))
+    if (mp_parse_handler_spec(cmd->pool, spec, NULL, &imp->module, &imp->function) < 0)
         return apr_psprintf(cmd->pool, "PythonImport: invalid module '%s' "
                             "(expected module[::function])", spec);
     if (!*interp)

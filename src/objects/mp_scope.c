@@ -1,6 +1,6 @@
 /* Request scopes (see mod_python.h): what tells a request's objects that
  * they may still touch httpd, and from which thread. */
-#include "mod_python.h"
+#include "objects/mp_objects.h"
 
 mp_scope *mp_scope_new(request_rec *r)
 {

@@ -12,8 +12,9 @@
  * module; waiting for it happens with the GIL released.  No Python API is
  * called while `mu` is held, so a thread holding `mu` never waits for the GIL.
  */
-#include "mp_importer_int.h"
-#include "mp_watch.h"
+#include "importer/mp_importer_int.h"
+#include "base/mp_traceback.h"
+#include "importer/mp_watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,28 +47,16 @@ static void imp_log(mp_importer *imp, int log, const char *what, PyObject *path)
  * failures are always logged, whatever the log switch says. */
 static void imp_log_exception(mp_importer *imp, const char *what, PyObject *path)
 {
-    PyObject *type, *value, *tb, *lines = NULL, *tbmod;
+    PyObject *lines = mp_traceback_lines();
 
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
     imp_log(imp, 1, what, path);
-    tbmod = PyImport_ImportModule("traceback");
-    if (tbmod)
-        lines = PyObject_CallMethod(tbmod, "format_exception", "OOO", type,
-                                    value ? value : Py_None, tb ? tb : Py_None);
-    if (lines && PyList_Check(lines)) {
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lines); i++) {
-            const char *s = PyUnicode_AsUTF8(PyList_GET_ITEM(lines, i));
-            if (s)
-                imp->host->log(imp->host->data, s);
-        }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lines); i++) {
+        const char *s = PyUnicode_AsUTF8(PyList_GET_ITEM(lines, i));
+        if (s)
+            imp->host->log(imp->host->data, s);
     }
     PyErr_Clear();
-    Py_XDECREF(lines);
-    Py_XDECREF(tbmod);
-    Py_XDECREF(type);
-    Py_XDECREF(value);
-    Py_XDECREF(tb);
+    Py_DECREF(lines);
 }
 
 /* -------------------------------------------------------------- entries */

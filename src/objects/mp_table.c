@@ -1,7 +1,7 @@
 /* mp_table: a case-insensitive mapping over an apr_table_t (headers,
  * notes, subprocess_env, get_config(), apache.table()).  A key added more
  * than once (add()) reads back as a list, as in mod_python 3.5. */
-#include "mod_python.h"
+#include "objects/mp_objects.h"
 
 typedef struct {
     PyObject_HEAD

@@ -1,7 +1,7 @@
 /* Pure string work on the names the importer and the directives accept:
  * no Python, no httpd, so it can be fuzzed on its own. */
-#ifndef MP_PATH_H
-#define MP_PATH_H
+#ifndef MP_NAMES_H
+#define MP_NAMES_H
 
 #include <stddef.h>
 
@@ -24,7 +24,8 @@ mp_name_form mp_name_classify(const char *name);
 /* "a", "a.b.c": dotted Python identifiers (ASCII), as handler objects. */
 int mp_is_dotted_identifier(const char *s);
 
-/* Split a handler spec "module[::object]" (object defaults to `deflt`).
+/* Split a handler spec "module[::object]" (object defaults to `deflt`,
+ * which may be NULL: then *object is NULL when the spec names none).
  * Writes module (NUL-terminated, at most modsize bytes) and points *object
  * into spec or at deflt.  0, or -1 if it is malformed. */
 int mp_split_handler_spec(const char *spec, const char *deflt, char *module,

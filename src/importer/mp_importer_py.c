@@ -1,7 +1,7 @@
 /* The importer as Python sees it: the Importer object (import_module(),
  * the __import__ hook of managed modules, freeze(), modules(), tree()),
  * the ModuleInfo type (__mp_info__), and creating an importer. */
-#include "mp_importer_int.h"
+#include "importer/mp_importer_int.h"
 
 #include <string.h>
 

@@ -2,7 +2,7 @@
  * conn_rec, with get_config()/get_options() and log_error().  A server
  * object may be kept (server_rec lives as long as the child); a connection
  * object belongs to the request it came from (mp_scope). */
-#include "mod_python.h"
+#include "objects/mp_objects.h"
 
 #include "http_connection.h"
 #include "http_core.h"

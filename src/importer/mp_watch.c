@@ -11,7 +11,7 @@
  * Anything we cannot follow exactly (no inotify, no watch left, a queue
  * overflow, a watched directory removed or moved) turns the watcher off
  * for good in this process, and the importer falls back to stat(). */
-#include "mp_watch.h"
+#include "importer/mp_watch.h"
 
 #include <errno.h>
 #include <pthread.h>

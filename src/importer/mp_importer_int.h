@@ -5,8 +5,8 @@
 #ifndef MP_IMPORTER_INT_H
 #define MP_IMPORTER_INT_H
 
-#include "mp_importer.h"
-#include "mp_tls.h"
+#include "importer/mp_importer.h"
+#include "base/mp_tls.h"
 
 #include <pthread.h>
 #include <sys/stat.h>
@@ -102,9 +102,6 @@ PyObject *mp_imp_do_import(mp_importer *imp, PyObject *name, int autoreload,
                            int log, PyObject *path, PyObject *globals);
 
 /* mp_importer_find.c */
-/* While a resolution is to be cached: cleared if a directory searched
- * cannot be watched (a new file there would go unnoticed). */
-extern MP_THREAD_LOCAL int *mp_imp_search_watched;
 void mp_imp_watch_parent(const char *path, int *ok);
 PyObject *mp_imp_resolve_cached(mp_importer *imp, PyObject *name, PyObject *path,
                                 PyObject *globals, struct stat *st, int check,

@@ -1,59 +1,8 @@
-/* Python exceptions into httpd's error log, and, for a handler with
+/* A handler's exception: its traceback into httpd's error log, and, with
  * PythonDebug On, into the response. */
-#include "mod_python.h"
-#include "mp_interp.h"
+#include "httpd/mp_httpd.h"
 
 APLOG_USE_MODULE(python);
-
-/* The pending exception as traceback lines (a new list), and cleared. */
-static PyObject *fetch_traceback(void)
-{
-    PyObject *type, *value, *tb, *mod, *lines = NULL;
-
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    if ((mod = PyImport_ImportModule("traceback")))
-        lines = PyObject_CallMethod(mod, "format_exception", "OOO", type,
-                                    value ? value : Py_None, tb ? tb : Py_None);
-    if (!lines) {
-        PyErr_Clear();
-        lines = Py_BuildValue("[s]", "(traceback unavailable)");
-    }
-    Py_XDECREF(mod);
-    Py_XDECREF(type);
-    Py_XDECREF(value);
-    Py_XDECREF(tb);
-    return lines;
-}
-
-static void log_lines(request_rec *r, server_rec *s, const char *prefix,
-                      PyObject *lines)
-{
-    for (Py_ssize_t i = 0; lines && i < PyList_Size(lines); i++) {
-        const char *text = PyUnicode_AsUTF8(PyList_GET_ITEM(lines, i));
-        const char *nl;
-        for (; text && *text; text = *nl ? nl + 1 : nl) {
-            nl = strchr(text, '\n');
-            if (!nl)
-                nl = text + strlen(text);
-            if (r)
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s: %.*s", prefix,
-                              (int)(nl - text), text);
-            else
-                ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "%s: %.*s", prefix,
-                             (int)(nl - text), text);
-        }
-    }
-    PyErr_Clear();
-}
-
-void mp_log_exception(request_rec *r, server_rec *s, const char *prefix)
-{
-    PyObject *lines = fetch_traceback();
-
-    log_lines(r, s, prefix, lines);
-    Py_XDECREF(lines);
-}
 
 /* The PythonDebug page stops growing past this size; the log has it all. */
 #define MP_DEBUG_PAGE_MAX (256 * 1024)
@@ -114,7 +63,7 @@ static const char *debug_page(request_rec *r, const char *prefix, PyObject *line
 
     APR_ARRAY_PUSH(pg.parts, const char *) = head;
     pg.room = used < MP_DEBUG_PAGE_MAX ? MP_DEBUG_PAGE_MAX - used : 0;
-    for (Py_ssize_t i = 0; lines && i < PyList_Size(lines); i++) {
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lines); i++) {
         const char *t = PyUnicode_AsUTF8(PyList_GET_ITEM(lines, i)), *nl;
         for (; t && *t; t = nl) {
             nl = strchr(t, '\n');
@@ -136,11 +85,13 @@ int mp_report_handler_error(request_rec *r, const mp_dir_config *c, mp_phase pha
 {
     const char *prefix = apr_psprintf(r->pool, "%s %s", mp_phases[phase].directive,
                                       h->spec);
-    PyObject *lines = fetch_traceback();
+    PyObject *lines = mp_traceback_lines();
     const char *body = NULL;
     mp_interp *in;
 
-    log_lines(r, NULL, prefix, lines);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lines); i++)
+        mp_log_lines(APLOG_ERR, r, NULL, MPLOG_HANDLER_ERROR, prefix,
+                     PyUnicode_AsUTF8(PyList_GET_ITEM(lines, i)));
     if (c->debug > 0 && phase != MP_LOG && phase != MP_CLEANUP)
         body = debug_page(r, prefix, lines);
     PyErr_Clear();

@@ -6,11 +6,9 @@
  * PyThreadState per interpreter, created the first time that thread enters
  * that interpreter and never handed to another thread.  The GIL is held only
  * between mp_interp_enter() and mp_interp_leave(). */
-#include "mp_interp.h"
-#include "mp_importer.h"
-#include "mp_tls.h"
-
-#include "mp_build.h"
+#include "interp/mp_interp.h"
+#include "base/mp_tls.h"
+#include "base/mp_build.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -33,9 +31,13 @@ static pthread_mutex_t create_mu = PTHREAD_MUTEX_INITIALIZER;
 static int n_path_named;
 static int limit_logged;
 
+static const mp_interp_hooks *hooks;
+static int path_named_limit;
+
 static MP_THREAD_LOCAL mp_tstate *tl_tstates;      /* this thread's thread states */
 static MP_THREAD_LOCAL PyThreadState *tl_main_ts;  /* ... in the main interpreter */
 static MP_THREAD_LOCAL mp_interp *tl_current;
+static MP_THREAD_LOCAL mp_context *tl_ctx;
 
 /* --------------------------------------------------------------- startup */
 
@@ -49,7 +51,7 @@ static void pin_libpython(void)
         dlopen(info.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE);
 }
 
-apr_status_t mp_python_init(apr_pool_t *p, server_rec *s, const char *home)
+apr_status_t mp_python_init(server_rec *s, const char *home)
 {
     PyConfig config;
     PyStatus st;
@@ -70,7 +72,7 @@ apr_status_t mp_python_init(apr_pool_t *p, server_rec *s, const char *home)
         st = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);
     if (PyStatus_Exception(st)) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, MPLOG_PY_START_FAILED
                      "mod_python: cannot start Python (home '%s'): %s%s%s",
                      home ? home : MP_PYTHON_HOME,
                      st.func ? st.func : "", st.func ? ": " : "",
@@ -78,11 +80,16 @@ apr_status_t mp_python_init(apr_pool_t *p, server_rec *s, const char *home)
         return APR_EGENERAL;
     }
     PyEval_SaveThread();
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, MPLOG_PY_STARTED
                  "mod_python: Python %s started (home '%s')", Py_GetVersion(),
                  home ? home : MP_PYTHON_HOME);
-    (void)p;
     return APR_SUCCESS;
+}
+
+void mp_interp_configure(const mp_interp_hooks *h, int limit)
+{
+    hooks = h;
+    path_named_limit = limit;
 }
 
 void mp_python_child_init(void)
@@ -157,92 +164,24 @@ static PyThreadState *thread_tstate(mp_interp *in)
 
 /* --------------------------------------------------------- interpreter setup */
 
-static void log_python_error(server_rec *s, const char *what, const char *name)
+static void log_python_error(server_rec *s, const char *id, const char *what,
+                             const char *name)
 {
     PyObject *type, *value, *tb, *str = NULL;
+    const char *text = NULL;
 
     PyErr_Fetch(&type, &value, &tb);
-    if (value)
-        str = PyObject_Str(value);
+    if (value && (str = PyObject_Str(value)) && PyUnicode_Check(str))
+        text = PyUnicode_AsUTF8(str);
     ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
-                 "mod_python: %s in interpreter '%s': %s: %s", what, name,
-                 type ? ((PyTypeObject *)type)->tp_name : "?",
-                 str && PyUnicode_Check(str) ? PyUnicode_AsUTF8(str) : "");
+                 "%smod_python: %s in interpreter '%s': %s%s%s", id, what, name,
+                 type ? ((PyTypeObject *)type)->tp_name : "no Python exception set",
+                 text ? ": " : "", text ? text : "");
     PyErr_Clear();
     Py_XDECREF(str);
     Py_XDECREF(type);
     Py_XDECREF(value);
     Py_XDECREF(tb);
-}
-
-/* Give `_apache` the importer's entry points. */
-static int bind_importer(PyObject *apmod, PyObject *importer)
-{
-    static const char *const names[][2] = {
-        {"import_module", "import_module"}, {"freeze_modules", "freeze"},
-        {"module_cache", "modules"}, {"module_tree", "tree"},
-    };
-
-    if (PyModule_AddObjectRef(apmod, "importer", importer) < 0)
-        return -1;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        PyObject *m = PyObject_GetAttrString(importer, names[i][1]);
-        if (!m || PyModule_AddObject(apmod, names[i][0], m) < 0) {
-            Py_XDECREF(m);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* PythonOption mod_python.importer.notify Off (server level): check module
- * files with stat() only, e.g. on NFS where inotify misses remote changes. */
-static int notify_off(server_rec *s)
-{
-    return mp_option_flag(mp_srv_conf(s)->conf->options, "mod_python.importer.notify") == 0;
-}
-
-/* Populate a new interpreter: _apache, the importer, mod_python.apache. */
-static int interp_setup(mp_interp *in, server_rec *s)
-{
-    PyObject *modules = PyImport_GetModuleDict(), *apmod = NULL, *srv = NULL;
-    PyObject *name = NULL;
-    int rc = -1;
-
-    if (mp_types_ready() < 0 || mp_importer_init_types() < 0)
-        goto done;
-    if (!(apmod = mp_apachemod_create()) ||
-        !(in->importer = mp_importer_new(&mp_httpd_host, in->name)) ||
-        bind_importer(apmod, in->importer) < 0 ||
-        PyDict_SetItemString(modules, "_apache", apmod) < 0)
-        goto done;
-    if (!(in->apache = PyImport_ImportModule("mod_python.apache")) ||
-        !(in->server_return = PyObject_GetAttrString(in->apache, "SERVER_RETURN")) ||
-        !(srv = mp_server_new(s)) ||
-        PyObject_SetAttrString(in->apache, "main_server", srv) < 0 ||
-        !(name = PyUnicode_FromString(in->name)) ||
-        PyObject_SetAttrString(in->apache, "interpreter", name) < 0 ||
-        PyRun_SimpleString("import sys\nsys.argv = ['mod_python']\n") < 0)
-        goto done;
-    if (!(in->name_obj = PyUnicode_InternFromString(in->name)))
-        goto done;
-    for (int i = 0; i < MP_NPHASES; i++)
-        if (!(in->phase_names[i] = PyUnicode_InternFromString(mp_phases[i].directive)))
-            goto done;
-    if (notify_off(s) && PyObject_SetAttrString(in->importer, "notify", Py_False) < 0)
-        goto done;
-    if (!(in->path_done = PySet_New(NULL)) ||
-        !(in->importer_paths = PyDict_New()) ||
-        !(in->path_lock = PyThread_allocate_lock()))
-        goto done;
-    rc = 0;
-done:
-    if (rc < 0)
-        log_python_error(s, "cannot set up the interpreter", in->name);
-    Py_XDECREF(apmod);
-    Py_XDECREF(srv);
-    Py_XDECREF(name);
-    return rc;
 }
 
 /* Create interpreter `name`; returns with the GIL released.  One named
@@ -258,7 +197,7 @@ static mp_interp *interp_create(const char *name, int path_named, int *over,
     pthread_mutex_lock(&create_mu);
     if ((in = registry_find(name)))
         goto done;
-    if (path_named && n_path_named >= mp_interp_limit(s)) {
+    if (path_named && n_path_named >= path_named_limit) {
         *over = 1;
         goto done;
     }
@@ -271,7 +210,7 @@ static mp_interp *interp_create(const char *name, int path_named, int *over,
     PyEval_RestoreThread(main_tstate());
     ts = is_main ? main_tstate() : Py_NewInterpreter();
     if (!ts) {
-        log_python_error(s, "cannot create the interpreter", name);
+        log_python_error(s, MPLOG_INTERP_CREATE, "cannot create the interpreter", name);
         PyEval_SaveThread();
         free(in->name);
         free(in);
@@ -279,7 +218,8 @@ static mp_interp *interp_create(const char *name, int path_named, int *over,
         goto done;
     }
     in->istate = PyThreadState_GetInterpreter(ts);
-    if (interp_setup(in, s) < 0 || remember_tstate(in, ts) < 0) {
+    if (remember_tstate(in, ts) < 0 || hooks->setup(in, s) < 0) {
+        log_python_error(s, MPLOG_INTERP_SETUP, "cannot set up the interpreter", name);
         /* Not ended (code run by site could have started threads, and
          * ending it then is fatal), but registered as broken: requests get
          * a 500 and no new interpreter is made, and leaked, for each. */
@@ -288,7 +228,7 @@ static mp_interp *interp_create(const char *name, int path_named, int *over,
     PyEval_SaveThread();
     registry_add(in);
     n_path_named += path_named;
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, MPLOG_INTERP_CREATED
                  "mod_python: created interpreter '%s'", name);
 done:
     pthread_mutex_unlock(&create_mu);
@@ -302,10 +242,11 @@ static void log_over_limit(const char *name, const char *fallback, server_rec *s
     int level = __atomic_exchange_n(&limit_logged, 1, __ATOMIC_RELAXED)
                 ? APLOG_DEBUG : APLOG_WARNING;
 
-    ap_log_error(APLOG_MARK, level, 0, s, "mod_python: PythonInterpLimit (%d) "
+    ap_log_error(APLOG_MARK, level, 0, s, MPLOG_INTERP_LIMIT
+                 "mod_python: PythonInterpLimit (%d) "
                  "reached in this process: no interpreter '%s'; its requests, "
                  "and those of any other new directory, run in '%s'",
-                 mp_interp_limit(s), name, fallback);
+                 path_named_limit, name, fallback);
 }
 
 /* The interpreter called `name`, created on first use (see mp_interp_enter). */
@@ -324,7 +265,7 @@ static mp_interp *interp_get(const char *name, const char *fallback, server_rec 
 
 /* ------------------------------------------------------------ enter/leave */
 
-void mp_interp_release_later(mp_interp *in, PyObject *req)
+void mp_interp_release_later(mp_interp *in, PyObject *o)
 {
     pthread_mutex_lock(&in->pending_mu);
     if (in->npending == in->cappending) {
@@ -338,7 +279,7 @@ void mp_interp_release_later(mp_interp *in, PyObject *req)
         in->pending = a;
         in->cappending = cap;
     }
-    in->pending[in->npending] = req;
+    in->pending[in->npending] = o;
     __atomic_store_n(&in->npending, in->npending + 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&in->pending_mu);
 }
@@ -358,19 +299,20 @@ static void release_pending(mp_interp *in)
         __atomic_store_n(&in->npending, in->npending - n, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&in->pending_mu);
         for (size_t i = 0; i < n; i++)
-            mp_request_release(in, batch[i]);
+            hooks->release(in, batch[i]);
     } while (n == BATCH);
 }
 
-mp_interp *mp_interp_enter(const char *name, const char *fallback, server_rec *s)
+mp_interp *mp_interp_enter(const char *name, const char *fallback, mp_context *ctx)
 {
+    server_rec *s = ctx->s;
     mp_interp *in;
     PyThreadState *ts;
 
     if (!name || !*name)
         name = MP_MAIN_INTERPRETER;
     if (tl_current) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, MPLOG_INTERP_NESTED
                      "mod_python: refusing to enter interpreter '%s' from "
                      "inside '%s' (a call into httpd kept the GIL)",
                      name, tl_current->name);
@@ -379,15 +321,17 @@ mp_interp *mp_interp_enter(const char *name, const char *fallback, server_rec *s
     if (!(in = interp_get(name, fallback, s)))
         return NULL;
     if (in->broken) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "mod_python: interpreter '%s' "
-                     "failed to start (see the first error); restart httpd after "
-                     "fixing it", name);
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, MPLOG_INTERP_BROKEN
+                     "mod_python: interpreter '%s' failed to start (see the "
+                     "first error); restart httpd after fixing it", name);
         return NULL;
     }
     if (!(ts = thread_tstate(in)))
         return NULL;
     PyEval_RestoreThread(ts);
     tl_current = in;
+    ctx->prev = tl_ctx;
+    tl_ctx = ctx;
     /* unlocked peek: a miss is caught next time */
     if (__atomic_load_n(&in->npending, __ATOMIC_RELAXED))
         release_pending(in);
@@ -397,6 +341,7 @@ mp_interp *mp_interp_enter(const char *name, const char *fallback, server_rec *s
 void mp_interp_leave(mp_interp *in)
 {
     (void)in;
+    tl_ctx = tl_ctx->prev;
     tl_current = NULL;
     PyEval_SaveThread();
 }
@@ -420,4 +365,9 @@ void mp_interp_resume(mp_interp *in)
 mp_interp *mp_interp_current(void)
 {
     return tl_current;
+}
+
+mp_context *mp_context_current(void)
+{
+    return tl_ctx;
 }

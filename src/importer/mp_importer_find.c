@@ -1,13 +1,15 @@
 /* The importer, finding files: the name forms of import_module(), the
  * search of a plain name, and the resolution cache that spares the search
  * (and its stat() calls) while nothing on disk changed. */
-#include "mp_importer_int.h"
-#include "mp_path.h"
-#include "mp_watch.h"
+#include "importer/mp_importer_int.h"
+#include "base/mp_names.h"
+#include "importer/mp_watch.h"
 
 #include <string.h>
 
-MP_THREAD_LOCAL int *mp_imp_search_watched;
+/* While a resolution is to be cached: cleared if a directory searched
+ * cannot be watched (a new file there would go unnoticed). */
+static MP_THREAD_LOCAL int *search_watched;
 
 /* -------------------------------------------------------------- paths */
 
@@ -62,8 +64,8 @@ static PyObject *try_file(mp_importer *imp, const char *dir, const char *name,
     if (r < 0 || r >= (int)sizeof(buf) - 3 || buf[0] != '/')
         return NULL;
     mp_path_normalise(buf);
-    if (mp_imp_search_watched && *mp_imp_search_watched)
-        mp_imp_watch_parent(buf, mp_imp_search_watched);
+    if (search_watched && *search_watched)
+        mp_imp_watch_parent(buf, search_watched);
     n = strlen(buf);
     if (n < 3 || strcmp(buf + n - 3, ".py") != 0)
         strcat(buf, ".py");
@@ -304,9 +306,9 @@ PyObject *mp_imp_resolve_cached(mp_importer *imp, PyObject *name, PyObject *path
         Py_INCREF(found);
         return found;
     }
-    mp_imp_search_watched = watched ? &watched : NULL;
+    search_watched = watched ? &watched : NULL;
     found = resolve(imp, s, path, globals, st);
-    mp_imp_search_watched = NULL;
+    search_watched = NULL;
     if (!PyErr_Occurred())
         add_record(imp, name, path, file, search, found, watched, rec);
     Py_XDECREF(search);

@@ -1,6 +1,6 @@
 /* Names and paths: normalisation, the importer's name forms, handler
  * specs.  Pure C, fuzzed by test/fuzz/. */
-#include "mp_path.h"
+#include "base/mp_names.h"
 
 #include <string.h>
 
@@ -76,7 +76,7 @@ int mp_split_handler_spec(const char *spec, const char *deflt, char *module,
     memcpy(module, spec, n);
     module[n] = '\0';
     *object = sep ? sep + 2 : deflt;
-    if (!*object || !mp_is_dotted_identifier(*object))
+    if ((sep || deflt) && !mp_is_dotted_identifier(*object))
         return -1;
     /* A module is a dotted name or a file path ("/x.py", "~/x", "./x"). */
     if (!strchr(module, '/') && !mp_is_dotted_identifier(module))

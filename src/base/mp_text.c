@@ -1,8 +1,6 @@
-/* Small conversions shared by the Python types: strings in and out of C,
- * log_error(), and readying every type once. */
-#include "mod_python.h"
-
-APLOG_USE_MODULE(python);
+/* Text between httpd and Python (the rule is in mp_base.h), and
+ * PythonOption switches. */
+#include "base/mp_base.h"
 
 const char *mp_str_to_c(apr_pool_t *p, PyObject *o, const char *what, int no_crlf)
 {
@@ -64,44 +62,4 @@ int mp_option_flag(const apr_table_t *options, const char *key)
         !strcasecmp(v, "no"))
         return 0;
     return -1;
-}
-
-PyObject *mp_log_error(server_rec *s, const request_rec *r, const conn_rec *c,
-                       PyObject *args)
-{
-    const char *msg;
-    int level = APLOG_ERR;
-    PyObject *srv = NULL;
-
-    if (!PyArg_ParseTuple(args, "s|iO:log_error", &msg, &level, &srv))
-        return NULL;
-    if (level <= 0 || level > APLOG_TRACE8)  /* 3.5: level 0 means ERR */
-        level = APLOG_ERR;
-    if (srv && srv != Py_None) {
-        if (!PyObject_TypeCheck(srv, &mp_server_type)) {
-            PyErr_SetString(PyExc_TypeError, "log_error: server must be a server object");
-            return NULL;
-        }
-        s = mp_server_rec(srv);
-    }
-    Py_BEGIN_ALLOW_THREADS
-    if (r)
-        ap_log_rerror(APLOG_MARK, level, 0, r, "%s", msg);
-    else if (c)
-        ap_log_cerror(APLOG_MARK, level, 0, c, "%s", msg);
-    else
-        ap_log_error(APLOG_MARK, level, 0, s, "%s", msg);
-    Py_END_ALLOW_THREADS
-    Py_RETURN_NONE;
-}
-
-int mp_types_ready(void)
-{
-    PyTypeObject *types[] = { &mp_table_type, &mp_request_type, &mp_server_type,
-                              &mp_conn_type };
-
-    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-        if (PyType_Ready(types[i]) < 0)
-            return -1;
-    return 0;
 }

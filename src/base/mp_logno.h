@@ -1,0 +1,30 @@
+/* Message ids of the error log: every line mod_python writes itself starts
+ * with "MPnnnnn: " (lines a handler writes with log_error() are its own).
+ * This is the one list of them.  An id names one message for good: a
+ * message that goes keeps its number retired, a new one takes the next.
+ * Next free: 00016. */
+#ifndef MP_LOGNO_H
+#define MP_LOGNO_H
+
+#define MPLOGNO(n) "MP" #n ": "
+
+/* interp/mp_interp.c */
+#define MPLOG_PY_START_FAILED   MPLOGNO(00001) /* Python cannot start (home) */
+#define MPLOG_PY_STARTED        MPLOGNO(00002) /* Python started: version, home */
+#define MPLOG_INTERP_CREATE     MPLOGNO(00003) /* sub-interpreter cannot be made */
+#define MPLOG_INTERP_SETUP      MPLOGNO(00004) /* ... nor set up: it is broken */
+#define MPLOG_INTERP_CREATED    MPLOGNO(00005) /* debug: interpreter created */
+#define MPLOG_INTERP_LIMIT      MPLOGNO(00006) /* PythonInterpLimit reached */
+#define MPLOG_INTERP_NESTED     MPLOGNO(00007) /* entered from inside another */
+#define MPLOG_INTERP_BROKEN     MPLOGNO(00008) /* a request for a broken one */
+/* httpd/ */
+#define MPLOG_AUTHEN_NO_USER    MPLOGNO(00009) /* authen OK without req.user */
+#define MPLOG_HANDLER_ERROR     MPLOGNO(00010) /* a handler raised: traceback */
+#define MPLOG_IMPORT_ERROR      MPLOGNO(00011) /* PythonImport raised */
+#define MPLOG_REQUEST_OBJECT    MPLOGNO(00012) /* request object not made */
+#define MPLOG_IMPORTER          MPLOGNO(00013) /* the importer's log lines */
+/* objects/ */
+#define MPLOG_PYTHON_PATH       MPLOGNO(00014) /* PythonPath failed */
+#define MPLOG_CLEANUP_ERROR     MPLOGNO(00015) /* register_cleanup callable raised */
+
+#endif

@@ -1,0 +1,95 @@
+/* The configuration layer: the directives, what they store, and the
+ * phases they name.  Uses the base layer only.
+ *
+ * The module record, python_module, is defined with httpd's hooks in
+ * httpd/mod_python.c; every layer names it only as httpd's index into its
+ * configuration vectors and log module ids, which is data, not a call. */
+#ifndef MP_CONFIG_H
+#define MP_CONFIG_H
+
+#include "base/mp_base.h"
+
+extern module AP_MODULE_DECLARE_DATA python_module;
+
+/* ------------------------------------------------------------ phases */
+
+typedef enum {
+    MP_POST_READ_REQUEST, MP_TRANS, MP_HEADER_PARSER, MP_INIT, MP_ACCESS,
+    MP_AUTHEN, MP_AUTHZ, MP_TYPE, MP_FIXUP, MP_HANDLER, MP_LOG, MP_CLEANUP,
+    MP_NPHASES
+} mp_phase;
+
+typedef struct {
+    const char *directive;   /* "PythonAccessHandler" */
+    const char *callable;    /* default object: "accesshandler" */
+    int server_only;         /* RSRC_CONF, no "| .ext" */
+    int go_on[3];            /* results that let the next stacked handler run */
+} mp_phase_info;
+
+extern const mp_phase_info mp_phases[MP_NPHASES];
+
+/* ------------------------------------------------------------ config */
+
+typedef struct {
+    const char *spec;        /* as written: "mod::obj" */
+    const char *module;      /* "mod" */
+    const char *object;      /* "obj", or the phase's default */
+    const char *directory;   /* handler directory with trailing '/', or NULL */
+    apr_array_header_t *exts;/* ".ext" filters (const char *), or NULL */
+    unsigned id;             /* unique in the process for configured
+                                handlers (their Python names are cached by
+                                it); 0 for req.add_handler()'s */
+} mp_handler;
+
+typedef struct {
+    const char *interp;      /* PythonImport INTERPRETER */
+    const char *module;
+    const char *function;    /* or NULL */
+    const char *where;       /* "file:line" for messages */
+} mp_import;
+
+typedef struct {
+    apr_array_header_t *handlers[MP_NPHASES]; /* mp_handler; NULL = unset */
+    apr_table_t *directives; /* req.get_config() */
+    apr_table_t *options;    /* req.get_options() */
+    int debug;               /* -1 = unset in all of these */
+    int autoreload;
+    int per_directory;
+    int per_directive;
+    const char *interpreter;
+    const char *python_path;
+    const char *importer_path; /* options' MP_OPT_IMPORTER_PATH, looked up
+                                  when configured, not at every import */
+} mp_dir_config;
+
+#define MP_OPT_IMPORTER_PATH "mod_python.importer.path"
+
+typedef struct {
+    mp_dir_config *conf;         /* server-level values (get_config()) */
+    apr_array_header_t *imports; /* mp_import: this server's PythonImport lines */
+    const char *python_home;
+    int interp_limit;            /* PythonInterpLimit; 0 = unset */
+} mp_server_config;
+
+#define MP_DEFAULT_INTERP_LIMIT 64
+
+/* Read at every phase of every request: inline. */
+static inline mp_dir_config *mp_dir_conf(const request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &python_module);
+}
+mp_server_config *mp_srv_conf(const server_rec *s);
+/* PythonInterpLimit: how many interpreters named after request paths a
+ * process may have. */
+int mp_interp_limit(const server_rec *s);
+extern const command_rec mp_directives[];
+void *mp_create_dir_config(apr_pool_t *p, char *dir);
+void *mp_merge_dir_config(apr_pool_t *p, void *base, void *add);
+void *mp_create_srv_config(apr_pool_t *p, server_rec *s);
+void *mp_merge_srv_config(apr_pool_t *p, void *base, void *add);
+
+/* Handler specs "module[::object]": split into module and object. */
+int mp_parse_handler_spec(apr_pool_t *p, const char *spec, const char *deflt,
+                          const char **module, const char **object);
+
+#endif

@@ -1,0 +1,89 @@
+/* The importer's host inside httpd: "the configuration in force" is the
+ * request's per-directory configuration while a request runs Python, and
+ * the server's otherwise (PythonImport, module scope at child start).
+ * Also what the interpreter layer calls back: setting up a new
+ * interpreter, releasing a request's objects. */
+#include "httpd/mp_httpd.h"
+
+#include "http_main.h"
+
+APLOG_USE_MODULE(python);
+
+static const mp_dir_config *conf_in_force(void)
+{
+    const mp_context *ctx = mp_context_current();
+
+    if (ctx && ctx->r)
+        return mp_dir_conf(ctx->r);
+    return mp_srv_conf(ctx ? ctx->s : ap_server_conf)->conf;
+}
+
+static int host_autoreload(void *data)
+{
+    return conf_in_force()->autoreload != 0;  /* default On */
+}
+
+static int host_logging(void *data)
+{
+    const mp_dir_config *c = conf_in_force();
+    return c->debug > 0 || mp_option_flag(c->options, "mod_python.importer.log") == 1;
+}
+
+/* PythonOption mod_python.importer.path: a Python list expression,
+ * evaluated once per distinct string per interpreter. */
+static PyObject *host_search_path(void *data)
+{
+    const char *expr = conf_in_force()->importer_path;
+    mp_interp *in = mp_interp_current();
+
+    if (!expr || !*expr || !in)
+        return NULL;
+    return mp_pystate_list(in, expr, "PythonOption " MP_OPT_IMPORTER_PATH);
+}
+
+static const char *host_handler_dir(void *data)
+{
+    const mp_context *ctx = mp_context_current();
+
+    return ctx ? ctx->handler_dir : NULL;
+}
+
+static mp_imp_request *host_request(void *data)
+{
+    const mp_context *ctx = mp_context_current();
+
+    return ctx && ctx->req ? mp_request_importer_state(ctx->req) : NULL;
+}
+
+/* With the request's context when there is one (client, request id). */
+static void host_log(void *data, const char *msg)
+{
+    const mp_context *ctx = mp_context_current();
+
+    mp_log_lines(APLOG_NOTICE, ctx ? ctx->r : NULL, ctx ? ctx->s : ap_server_conf,
+                 MPLOG_IMPORTER, NULL, msg);
+}
+
+static const mp_importer_host httpd_host = {
+    NULL, host_autoreload, host_logging, host_search_path, host_handler_dir,
+    host_request, host_log,
+};
+
+/* ------------------------------------------------------------ interpreters */
+
+/* PythonOption mod_python.importer.notify Off (server level): check module
+ * files with stat() only, e.g. on NFS where inotify misses remote changes. */
+static int interp_setup(mp_interp *in, server_rec *s)
+{
+    int notify = mp_option_flag(mp_srv_conf(s)->conf->options,
+                                "mod_python.importer.notify") != 0;
+
+    return mp_pystate_setup(in, &httpd_host, notify, s);
+}
+
+static const mp_interp_hooks interp_hooks = { interp_setup, mp_request_release };
+
+void mp_host_configure(server_rec *s)
+{
+    mp_interp_configure(&interp_hooks, mp_interp_limit(s));
+}

@@ -1,0 +1,31 @@
+/* The httpd layer: the module record and its hooks (mod_python.c), the
+ * running of handlers in each phase (mp_dispatch.c), the importer's host
+ * (mp_host.c) and the reporting of handler errors (mp_error.c).  The top
+ * layer: it may use every other one; nothing uses it.  What its four files
+ * share is declared here. */
+#ifndef MP_HTTPD_H
+#define MP_HTTPD_H
+
+#include "objects/mp_objects.h"
+
+/* mp_dispatch.c */
+int mp_run_phase(request_rec *r, mp_phase phase);
+/* PythonInitHandler runs once per request: at post_read_request when the
+ * server configures it, else at header_parser with the directory's
+ * (mod_python's rule). */
+int mp_run_init_phase(request_rec *r, int at_post_read);
+void mp_register_cleanup_phase(request_rec *r);
+void mp_run_imports(server_rec *s);
+
+/* mp_error.c: handler `h` raised in `phase`: log the traceback; with
+ * PythonDebug On also send it, escaped, to the client.  The status to
+ * return. */
+int mp_report_handler_error(request_rec *r, const mp_dir_config *c, mp_phase phase,
+                            const mp_handler *h);
+
+/* mp_host.c: give the interpreter layer what it calls back (set-up of a new
+ * interpreter with an importer hosted by httpd, release of request
+ * objects) and PythonInterpLimit.  In the parent, at post_config. */
+void mp_host_configure(server_rec *s);
+
+#endif
