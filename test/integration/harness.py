@@ -17,6 +17,9 @@ import textwrap
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Test applications: apps/<name>/ is copied into a server's root by
+# Httpd.install_app(name).
+APPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apps")
 # MP_MODULE: another build of the module (the ASan one, say).
 MODULE = os.environ.get("MP_MODULE") or os.path.join(ROOT, "src", ".libs", "mod_python.so")
 # MP_ASAN=1: the module was built with ASan + UBSan; preload their runtimes
@@ -152,6 +155,30 @@ class Httpd:
             f.write(textwrap.dedent(text))
         os.chmod(p, mode)
         return p
+
+    def install_app(self, name, **fields):
+        """Copy apps/<name>/ into the test tree, as write() would (same
+        relative paths, readable by the server's user), all but its
+        httpd.conf; return that httpd.conf, a str.format template, filled
+        in with root, htdocs, port and `fields` (the body for config())."""
+        src = os.path.join(APPS, name)
+        if not os.path.isdir(src):
+            raise FileNotFoundError("no test app " + src)
+        conf = ""
+        for dirpath, dirnames, filenames in os.walk(src):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+            rel = os.path.relpath(dirpath, src)
+            os.makedirs(self.path(rel), exist_ok=True)
+            os.chmod(self.path(rel), 0o755)
+            for fn in sorted(filenames):
+                s, p = os.path.join(dirpath, fn), os.path.normpath(self.path(rel, fn))
+                if p == self.conf:
+                    with open(s) as f:
+                        conf = f.read()
+                    continue
+                shutil.copyfile(s, p)
+                os.chmod(p, 0o755 if os.access(s, os.X_OK) else 0o644)
+        return conf.format(root=self.root, htdocs=self.htdocs, port=self.port, **fields)
 
     def config(self, body, loglevel="notice", modules=(), mpm_settings=None,
                python_module=MODULE):

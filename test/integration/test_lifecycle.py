@@ -1,4 +1,5 @@
-"""Start-up, threads, graceful restarts and stop, for each MPM."""
+"""Start-up, threads, graceful restarts and stop, for each MPM.  The
+handlers and their configurations are in apps/lifecycle*/."""
 import json
 import os
 import threading
@@ -7,29 +8,10 @@ import time
 import pytest
 
 from conftest import MPMS
-from harness import one_child
-
-APP = """
-    import os, threading, time
-    from mod_python import apache
-    import _thread
-    def handler(req):
-        if req.args and req.args.startswith("sleep"):
-            time.sleep(float(req.args[5:]))
-        req.content_type = "text/plain"
-        req.write("%d %d %s" % (os.getpid(), _thread.get_ident(), req.interpreter))
-        return apache.OK
-"""
-
+from harness import one_child, read_file
 
 def serve(h):
-    h.write("htdocs/app.py", APP)
-    h.config("""
-        <Directory {d}>
-            SetHandler mod_python
-            PythonHandler app
-        </Directory>
-    """.format(d=h.htdocs))
+    h.config(h.install_app("lifecycle"))
 
 
 def fetch_many(h, n, path="/x"):
@@ -131,42 +113,13 @@ def test_python_home_directive(httpd_factory):
     assert "cannot start Python (home '/nonexistent/python/home')" in h.log()
 
 
-REUSE = """
-    import json
-    from mod_python import apache
-    kept = []
-    def handler(req):
-        out = {"leftover": getattr(req, "mark", None), "phase": req.phase,
-               "version": 1}
-        req.mark = req.args
-        if req.args == "keep":
-            kept.append(req)
-        elif kept:
-            try:
-                kept[0].uri
-                out["kept"] = "alive"
-            except RuntimeError:
-                out["kept"] = "over"
-            out["same"] = kept[0] is req
-        req.content_type = "application/json"
-        req.write(json.dumps(out))
-        return apache.OK
-"""
-
-
 @pytest.mark.parametrize("mpm", MPMS)
 def test_request_objects_reused_only_when_free(httpd_factory, mpm):
     """Ended requests' objects serve later requests (mod_python keeps a few
     per interpreter): nothing of one request shows in the next, and an
     object a handler kept is never handed to another request."""
     h = httpd_factory(mpm)
-    h.write("htdocs/reuse.py", REUSE)
-    h.config("""
-        <Directory {d}>
-            SetHandler mod_python
-            PythonHandler reuse
-        </Directory>
-    """.format(d=h.htdocs), mpm_settings=one_child(mpm))
+    h.config(h.install_app("lifecycle_reuse"), mpm_settings=one_child(mpm))
     h.start()
     assert h.get("/x?keep").status == 200
     rs = [h.get("/x?n%d" % i) for i in range(30)] + fetch_many(h, 16, "/x?many")
@@ -175,5 +128,6 @@ def test_request_objects_reused_only_when_free(httpd_factory, mpm):
     assert all(o["leftover"] is None and o["phase"] == "PythonHandler" for o in outs), outs
     assert all(o["kept"] == "over" and o["same"] is False for o in outs), outs
     # A reused object starts a new request: the next one sees an edit.
-    h.write("htdocs/reuse.py", REUSE.replace('"version": 1', '"version": 2'))
+    h.write("htdocs/reuse.py",
+            read_file(h.path("htdocs/reuse.py")).replace('"version": 1', '"version": 2'))
     assert json.loads(h.get("/x?after").body)["version"] == 2
