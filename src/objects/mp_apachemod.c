@@ -1,6 +1,8 @@
-/* The `_apache` built-in module, one instance per interpreter, with the
- * importer's entry points bound in; mod_python/apache.py re-exports it.
- * Also what every object type shares: log_error(), readying the types. */
+/* The `_apache` built-in module, one instance per interpreter (multi-phase
+ * initialisation): its state is the interpreter's mp_pystate, its exec
+ * slot makes the object types (heap types) for that interpreter, and the
+ * importer's entry points are bound in.  mod_python/apache.py re-exports
+ * it.  Also log_error(), which every object shares. */
 #include "objects/mp_objects.h"
 
 #include "ap_mpm.h"
@@ -21,11 +23,10 @@ PyObject *mp_log_error(server_rec *s, const request_rec *r, const conn_rec *c,
     if (level <= 0 || level > APLOG_TRACE8)  /* 3.5: level 0 means ERR */
         level = APLOG_ERR;
     if (srv && srv != Py_None) {
-        if (!PyObject_TypeCheck(srv, &mp_server_type)) {
+        if (!(s = mp_server_rec(srv))) {
             PyErr_SetString(PyExc_TypeError, "log_error: server must be a server object");
             return NULL;
         }
-        s = mp_server_rec(srv);
     }
     Py_BEGIN_ALLOW_THREADS
     if (r)
@@ -36,17 +37,6 @@ PyObject *mp_log_error(server_rec *s, const request_rec *r, const conn_rec *c,
         ap_log_error(APLOG_MARK, level, 0, s, "%s", msg);
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
-}
-
-int mp_types_ready(void)
-{
-    PyTypeObject *types[] = { &mp_table_type, &mp_request_type, &mp_server_type,
-                              &mp_conn_type };
-
-    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-        if (PyType_Ready(types[i]) < 0)
-            return -1;
-    return 0;
 }
 
 static PyObject *ap_log_error_py(PyObject *m, PyObject *args)
@@ -94,12 +84,81 @@ static PyMethodDef apmod_methods[] = {
     {NULL}
 };
 
-static struct PyModuleDef apmod_def = {
-    PyModuleDef_HEAD_INIT, "_apache", "mod_python's C side", -1, apmod_methods,
+static int apmod_exec(PyObject *m);
+
+static PyModuleDef_Slot apmod_slots[] = {
+    {Py_mod_exec, apmod_exec},
+    {0, NULL}
 };
 
+static int apmod_traverse(PyObject *m, visitproc visit, void *arg)
+{
+    return mp_pystate_traverse(PyModule_GetState(m), visit, arg);
+}
+
+static int apmod_clear(PyObject *m)
+{
+    mp_pystate_clear(PyModule_GetState(m));
+    return 0;
+}
+
+static struct PyModuleDef apmod_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_apache",
+    .m_doc = "mod_python's C side",
+    .m_size = sizeof(mp_pystate),
+    .m_methods = apmod_methods,
+    .m_slots = apmod_slots,
+    .m_traverse = apmod_traverse,
+    .m_clear = apmod_clear,
+};
+
+mp_pystate *mp_pystate_of_type(PyTypeObject *type)
+{
+    /* Never NULL for the types the module made, or their subclasses. */
+    return PyModule_GetState(PyType_GetModuleByDef(type, &apmod_def));
+}
+
+/* The object types of this interpreter, and the constants. */
+static int apmod_exec(PyObject *m)
+{
+    mp_pystate *st = PyModule_GetState(m);
+
+    if (!(st->table_type = mp_table_type_new(m)) ||
+        !(st->request_type = mp_request_type_new(m)) ||
+        !(st->server_type = mp_server_type_new(m)) ||
+        !(st->conn_type = mp_conn_type_new(m)))
+        return -1;
+    if (PyModule_AddObjectRef(m, "table", (PyObject *)st->table_type) < 0 ||
+        PyModule_AddObjectRef(m, "request", (PyObject *)st->request_type) < 0 ||
+        PyModule_AddIntConstant(m, "MODULE_MAGIC_NUMBER_MAJOR", MODULE_MAGIC_NUMBER_MAJOR) < 0 ||
+        PyModule_AddIntConstant(m, "MODULE_MAGIC_NUMBER_MINOR", MODULE_MAGIC_NUMBER_MINOR) < 0 ||
+        PyModule_AddIntConstant(m, "AP_CONN_UNKNOWN", AP_CONN_UNKNOWN) < 0 ||
+        PyModule_AddIntConstant(m, "AP_CONN_CLOSE", AP_CONN_CLOSE) < 0 ||
+        PyModule_AddIntConstant(m, "AP_CONN_KEEPALIVE", AP_CONN_KEEPALIVE) < 0 ||
+        PyModule_AddStringConstant(m, "version", MP_VERSION) < 0)
+        return -1;
+    return 0;
+}
+
+PyObject *mp_apachemod_new(void)
+{
+    PyObject *machinery = NULL, *spec = NULL, *m = NULL;
+
+    if (!(machinery = PyImport_ImportModule("importlib.machinery")) ||
+        !(spec = PyObject_CallMethod(machinery, "ModuleSpec", "sO", "_apache", Py_None)) ||
+        !(m = PyModule_FromDefAndSpec(&apmod_def, spec)))
+        goto done;
+    if (PyModule_ExecDef(m, &apmod_def) < 0)
+        Py_CLEAR(m);
+done:
+    Py_XDECREF(machinery);
+    Py_XDECREF(spec);
+    return m;
+}
+
 /* Give `_apache` the importer's entry points. */
-static int bind_importer(PyObject *apmod, PyObject *importer)
+int mp_apachemod_bind(PyObject *apmod, PyObject *importer)
 {
     static const char *const names[][2] = {
         {"import_module", "import_module"}, {"freeze_modules", "freeze"},
@@ -109,32 +168,11 @@ static int bind_importer(PyObject *apmod, PyObject *importer)
     if (PyModule_AddObjectRef(apmod, "importer", importer) < 0)
         return -1;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        PyObject *m = PyObject_GetAttrString(importer, names[i][1]);
-        if (!m || PyModule_AddObject(apmod, names[i][0], m) < 0) {
-            Py_XDECREF(m);
+        PyObject *f = PyObject_GetAttrString(importer, names[i][1]);
+        if (!f || PyModule_AddObject(apmod, names[i][0], f) < 0) {
+            Py_XDECREF(f);
             return -1;
         }
     }
     return 0;
-}
-
-PyObject *mp_apachemod_create(PyObject *importer)
-{
-    PyObject *m = PyModule_Create(&apmod_def);
-
-    if (!m)
-        return NULL;
-    if (bind_importer(m, importer) < 0 ||
-        PyModule_AddObjectRef(m, "table", (PyObject *)&mp_table_type) < 0 ||
-        PyModule_AddObjectRef(m, "request", (PyObject *)&mp_request_type) < 0 ||
-        PyModule_AddIntConstant(m, "MODULE_MAGIC_NUMBER_MAJOR", MODULE_MAGIC_NUMBER_MAJOR) < 0 ||
-        PyModule_AddIntConstant(m, "MODULE_MAGIC_NUMBER_MINOR", MODULE_MAGIC_NUMBER_MINOR) < 0 ||
-        PyModule_AddIntConstant(m, "AP_CONN_UNKNOWN", AP_CONN_UNKNOWN) < 0 ||
-        PyModule_AddIntConstant(m, "AP_CONN_CLOSE", AP_CONN_CLOSE) < 0 ||
-        PyModule_AddIntConstant(m, "AP_CONN_KEEPALIVE", AP_CONN_KEEPALIVE) < 0 ||
-        PyModule_AddStringConstant(m, "version", MP_VERSION) < 0) {
-        Py_DECREF(m);
-        return NULL;
-    }
-    return m;
 }

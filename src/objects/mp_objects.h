@@ -61,17 +61,22 @@ static inline request_rec *mp_scope_request(const mp_scope *sc)
 
 /* ------------------------------------------------------------ Python types */
 
+/* The types are heap types, made for each interpreter by its _apache
+ * module (mp_apachemod.c) and kept in its state: what makes an object
+ * takes that state (mp_pystate_of(in) or mp_pystate_of_type()). */
+struct mp_pystate;
+
 /* Tables: case-insensitive mappings over an apr_table_t.  A request's or
  * connection's table lives in `scope` (it raises once that ends), and
- * copies the strings it is given into `pool`; mp_table_new_own() makes one
- * with its own pool and no scope. */
-PyObject *mp_table_wrap(apr_table_t *t, mp_scope *scope, apr_pool_t *pool, int headers);
-PyObject *mp_table_new_own(void);
+ * copies the strings it is given into `pool`. */
+PyObject *mp_table_wrap(struct mp_pystate *st, apr_table_t *t, mp_scope *scope,
+                        apr_pool_t *pool, int headers);
 /* A copy with its own pool (configuration is shared by every thread);
  * drop_empty leaves out empty values (get_options(): "unset"). */
-PyObject *mp_table_copy(const apr_table_t *src, int drop_empty);
+PyObject *mp_table_copy(struct mp_pystate *st, const apr_table_t *src, int drop_empty);
+/* The apr_table_t of a table object, or NULL if `o` is not one. */
 apr_table_t *mp_table_get(PyObject *o);
-extern PyTypeObject mp_table_type;
+PyTypeObject *mp_table_type_new(PyObject *module);
 
 typedef struct mp_request mp_request;
 /* The request object of `r` in interpreter `in` (borrowed), made on first
@@ -88,20 +93,21 @@ void mp_request_set_phase(PyObject *req, PyObject *phase);
 mp_imp_request *mp_request_importer_state(PyObject *req);
 /* The handlers req.add_handler() added to `phase` of r, or NULL. */
 const apr_array_header_t *mp_request_added(const request_rec *r, mp_phase phase);
-extern PyTypeObject mp_request_type;
+PyTypeObject *mp_request_type_new(PyObject *module);
 
-PyObject *mp_server_new(server_rec *s);
+PyObject *mp_server_new(struct mp_pystate *st, server_rec *s);
+/* The server_rec of a server object, or NULL if `o` is not one. */
 server_rec *mp_server_rec(PyObject *o);
-extern PyTypeObject mp_server_type;
+PyTypeObject *mp_server_type_new(PyObject *module);
 /* req.connection: valid in the scope of the request it came from. */
-PyObject *mp_conn_new(mp_scope *scope);
-extern PyTypeObject mp_conn_type;
+PyObject *mp_conn_new(struct mp_pystate *st, mp_scope *scope);
+PyTypeObject *mp_conn_type_new(PyObject *module);
 
-int mp_types_ready(void);
-
-/* The _apache built-in module for the current interpreter, with the
- * importer's functions (import_module, freeze_modules...) bound in. */
-PyObject *mp_apachemod_create(PyObject *importer);
+/* A new _apache module for the current interpreter: its state zeroed but
+ * for the types, made by its exec slot. */
+PyObject *mp_apachemod_new(void);
+/* Bind the importer's functions (import_module, freeze_modules...) in. */
+int mp_apachemod_bind(PyObject *module, PyObject *importer);
 
 /* log_error(msg[, level[, server]]) shared by _apache, req, server, conn. */
 PyObject *mp_log_error(server_rec *s, const request_rec *r, const conn_rec *c,
@@ -109,10 +115,13 @@ PyObject *mp_log_error(server_rec *s, const request_rec *r, const conn_rec *c,
 
 /* ------------------------------------------------------------ per interpreter */
 
-/* What an interpreter keeps for the Python layer (in->state), made by
- * mp_pystate_setup() in the new interpreter.  Owned by mp_pystate.c; the
- * two pointers at the end are their owners' (made and read by them only). */
+/* What an interpreter keeps for the Python layer (in->state): the state of
+ * its _apache module.  The types are made by the module's exec slot
+ * (mp_apachemod.c), the rest by mp_pystate_setup() (mp_pystate.c); the two
+ * pointers at the end are their owners' (made and read by them only). */
 typedef struct mp_pystate {
+    PyObject *module;        /* _apache, kept for the interpreter's life */
+    PyTypeObject *table_type, *request_type, *server_type, *conn_type;
     PyObject *importer;      /* mp_importer */
     PyObject *apache;        /* the mod_python.apache module */
     PyObject *server_return; /* apache.SERVER_RETURN */
@@ -129,6 +138,11 @@ static inline mp_pystate *mp_pystate_of(const mp_interp *in)
 {
     return in->state;
 }
+/* The state of the _apache module that made `type` or a base of it. */
+mp_pystate *mp_pystate_of_type(PyTypeObject *type);
+/* Visit and clear the PyObject references of a state (module GC). */
+int mp_pystate_traverse(mp_pystate *st, visitproc visit, void *arg);
+void mp_pystate_clear(mp_pystate *st);
 
 /* Set up the new interpreter `in` (entered): _apache with the importer
  * (for `host`), mod_python.apache, in->state.  -1 with an exception. */

@@ -11,20 +11,19 @@ APLOG_USE_MODULE(python);
 static int fill(mp_pystate *st, const char *name, const mp_importer_host *host,
                 int notify, server_rec *s)
 {
-    PyObject *modules = PyImport_GetModuleDict(), *apmod = NULL, *srv = NULL;
-    PyObject *argv = NULL;
+    PyObject *modules = PyImport_GetModuleDict(), *srv = NULL, *argv = NULL;
     int rc = -1;
 
-    if (mp_types_ready() < 0 || mp_importer_init_types() < 0 ||
+    if (mp_importer_init_types() < 0 ||
         !(st->importer = mp_importer_new(host, name)) ||
         (!notify && PyObject_SetAttrString(st->importer, "notify", Py_False) < 0) ||
-        !(apmod = mp_apachemod_create(st->importer)) ||
-        PyDict_SetItemString(modules, "_apache", apmod) < 0)
+        mp_apachemod_bind(st->module, st->importer) < 0 ||
+        PyDict_SetItemString(modules, "_apache", st->module) < 0)
         goto done;
     if (!(st->name = PyUnicode_InternFromString(name)) ||
         !(st->apache = PyImport_ImportModule("mod_python.apache")) ||
         !(st->server_return = PyObject_GetAttrString(st->apache, "SERVER_RETURN")) ||
-        !(srv = mp_server_new(s)) ||
+        !(srv = mp_server_new(st, s)) ||
         PyObject_SetAttrString(st->apache, "main_server", srv) < 0 ||
         PyObject_SetAttrString(st->apache, "interpreter", st->name) < 0 ||
         !(argv = Py_BuildValue("[s]", "mod_python")) ||
@@ -41,7 +40,6 @@ static int fill(mp_pystate *st, const char *name, const mp_importer_host *host,
     }
     rc = 0;
 done:
-    Py_XDECREF(apmod);
     Py_XDECREF(srv);
     Py_XDECREF(argv);
     return rc;
@@ -50,14 +48,48 @@ done:
 int mp_pystate_setup(mp_interp *in, const mp_importer_host *host, int notify,
                      server_rec *s)
 {
-    mp_pystate *st = calloc(1, sizeof(*st));
+    /* The module is never released: it holds the state for as long as
+     * the interpreter lives (interpreters are never ended). */
+    PyObject *m = mp_apachemod_new();
+    mp_pystate *st;
 
-    if (!st) {
-        PyErr_NoMemory();
+    if (!m)
         return -1;
-    }
+    st = PyModule_GetState(m);
+    st->module = m;
     in->state = st;
     return fill(st, in->name, host, notify, s);
+}
+
+int mp_pystate_traverse(mp_pystate *st, visitproc visit, void *arg)
+{
+    /* not st->module: a reference of the state to its own module */
+    Py_VISIT(st->table_type);
+    Py_VISIT(st->request_type);
+    Py_VISIT(st->server_type);
+    Py_VISIT(st->conn_type);
+    Py_VISIT(st->importer);
+    Py_VISIT(st->apache);
+    Py_VISIT(st->server_return);
+    Py_VISIT(st->path_done);
+    Py_VISIT(st->lists);
+    return 0;
+}
+
+void mp_pystate_clear(mp_pystate *st)
+{
+    Py_CLEAR(st->table_type);
+    Py_CLEAR(st->request_type);
+    Py_CLEAR(st->server_type);
+    Py_CLEAR(st->conn_type);
+    Py_CLEAR(st->importer);
+    Py_CLEAR(st->apache);
+    Py_CLEAR(st->server_return);
+    Py_CLEAR(st->name);
+    for (int i = 0; i < MP_NPHASES; i++)
+        Py_CLEAR(st->phase_names[i]);
+    Py_CLEAR(st->path_done);
+    Py_CLEAR(st->lists);
 }
 
 PyObject *mp_pystate_list(mp_interp *in, const char *expr, const char *what)

@@ -12,6 +12,8 @@
 #include "http_core.h"
 #include "util_script.h"
 
+#include <structmember.h>
+
 APLOG_USE_MODULE(python);
 
 static int req_clear(struct mp_request *self);
@@ -98,7 +100,7 @@ static PyObject *request_new(request_rec *r, mp_interp *in)
         }
         return (PyObject *)self;
     }
-    if (!(self = PyObject_GC_New(mp_request, &mp_request_type)))
+    if (!(self = PyObject_GC_New(mp_request, mp_pystate_of(in)->request_type)))
         return NULL;
     if (!(self->scope = mp_scope_new(r))) {
         PyObject_GC_Del(self);
@@ -448,13 +450,15 @@ static PyObject *req_readlines(mp_request *self, PyObject *args)
 static PyObject *req_get_config(mp_request *self, PyObject *u)
 {
     request_rec *r = live(self);
-    return r ? mp_table_copy(mp_dir_conf(r)->directives, 0) : NULL;
+    return r ? mp_table_copy(mp_pystate_of_type(Py_TYPE(self)),
+                             mp_dir_conf(r)->directives, 0) : NULL;
 }
 
 static PyObject *req_get_options(mp_request *self, PyObject *u)
 {
     request_rec *r = live(self);
-    return r ? mp_table_copy(mp_dir_conf(r)->options, 1) : NULL;
+    return r ? mp_table_copy(mp_pystate_of_type(Py_TYPE(self)),
+                             mp_dir_conf(r)->options, 1) : NULL;
 }
 
 static PyObject *req_log_error(mp_request *self, PyObject *args)
@@ -762,7 +766,8 @@ static PyObject *get_table(mp_request *self, void *idx)
     t = *(apr_table_t **)((char *)r + f->off);
     /* httpd may swap a table (internal redirect): follow it. */
     if (!self->tables[i] || mp_table_get(self->tables[i]) != t)
-        Py_XSETREF(self->tables[i], mp_table_wrap(t, self->scope, r->pool, f->headers));
+        Py_XSETREF(self->tables[i], mp_table_wrap(mp_pystate_of_type(Py_TYPE(self)), t,
+                                                  self->scope, r->pool, f->headers));
     Py_XINCREF(self->tables[i]);
     return self->tables[i];
 }
@@ -773,7 +778,8 @@ static PyObject *get_server(mp_request *self, void *u)
 
     if (!r)
         return NULL;
-    if (!self->server && !(self->server = mp_server_new(r->server)))
+    if (!self->server &&
+        !(self->server = mp_server_new(mp_pystate_of_type(Py_TYPE(self)), r->server)))
         return NULL;
     Py_INCREF(self->server);
     return self->server;
@@ -783,7 +789,8 @@ static PyObject *get_connection(mp_request *self, void *u)
 {
     if (!live(self))
         return NULL;
-    if (!self->connection && !(self->connection = mp_conn_new(self->scope)))
+    if (!self->connection &&
+        !(self->connection = mp_conn_new(mp_pystate_of_type(Py_TYPE(self)), self->scope)))
         return NULL;
     Py_INCREF(self->connection);
     return self->connection;
@@ -830,6 +837,7 @@ static PyGetSetDef req_getset[] = {
 
 static int req_traverse(mp_request *self, visitproc visit, void *arg)
 {
+    Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->dict);
     for (int i = 0; i < NTABLES; i++)
         Py_VISIT(self->tables[i]);
@@ -847,6 +855,8 @@ static int req_clear(mp_request *self)
 
 static void req_dealloc(mp_request *self)
 {
+    PyTypeObject *type = Py_TYPE(self);
+
     PyObject_GC_UnTrack(self);
     req_clear(self);
     Py_XDECREF(self->server);
@@ -856,6 +866,7 @@ static void req_dealloc(mp_request *self)
     mp_body_release(&self->body);
     mp_scope_decref(self->scope);
     PyObject_GC_Del(self);
+    Py_DECREF(type);
 }
 
 static PyObject *req_repr(mp_request *self)
@@ -868,19 +879,32 @@ static PyObject *req_repr(mp_request *self)
     return PyUnicode_FromString("<mod_python request (over or of another thread)>");
 }
 
-PyTypeObject mp_request_type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "mod_python.request",
-    .tp_basicsize = sizeof(mp_request),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "the request being served",
-    .tp_dealloc = (destructor)req_dealloc,
-    .tp_traverse = (traverseproc)req_traverse,
-    .tp_clear = (inquiry)req_clear,
-    .tp_repr = (reprfunc)req_repr,
-    .tp_methods = req_methods,
-    .tp_getset = req_getset,
-    .tp_dictoffset = offsetof(mp_request, dict),
-    .tp_getattro = PyObject_GenericGetAttr,
-    .tp_setattro = PyObject_GenericSetAttr,
+static PyMemberDef req_members[] = {
+    {"__dictoffset__", T_PYSSIZET, offsetof(mp_request, dict), READONLY},
+    {NULL}
 };
+
+static PyType_Slot req_slots[] = {
+    {Py_tp_doc, "the request being served"},
+    {Py_tp_dealloc, req_dealloc},
+    {Py_tp_traverse, req_traverse},
+    {Py_tp_clear, req_clear},
+    {Py_tp_repr, req_repr},
+    {Py_tp_methods, req_methods},
+    {Py_tp_getset, req_getset},
+    {Py_tp_members, req_members},
+    {0, NULL}
+};
+
+static PyType_Spec req_spec = {
+    .name = "mod_python.request",
+    .basicsize = sizeof(mp_request),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = req_slots,
+};
+
+PyTypeObject *mp_request_type_new(PyObject *module)
+{
+    return (PyTypeObject *)PyType_FromModuleAndSpec(module, &req_spec, NULL);
+}

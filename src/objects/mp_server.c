@@ -20,28 +20,40 @@ typedef struct {
 
 /* ------------------------------------------------------------ server */
 
-PyObject *mp_server_new(server_rec *s)
+PyObject *mp_server_new(mp_pystate *st, server_rec *s)
 {
-    mp_server *self = PyObject_New(mp_server, &mp_server_type);
+    mp_server *self = PyObject_New(mp_server, st->server_type);
 
     if (self)
         self->s = s;
     return (PyObject *)self;
 }
 
+/* Not a GC type: it refers to no Python object but its type. */
+static void srv_dealloc(PyObject *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+
+    PyObject_Free(self);
+    Py_DECREF(type);
+}
+
 server_rec *mp_server_rec(PyObject *o)
 {
-    return ((mp_server *)o)->s;
+    /* of any interpreter: found by its deallocator (no subclasses) */
+    return Py_TYPE(o)->tp_dealloc == srv_dealloc ? ((mp_server *)o)->s : NULL;
 }
 
 static PyObject *srv_get_config(mp_server *self, PyObject *u)
 {
-    return mp_table_copy(mp_srv_conf(self->s)->conf->directives, 0);
+    return mp_table_copy(mp_pystate_of_type(Py_TYPE(self)),
+                         mp_srv_conf(self->s)->conf->directives, 0);
 }
 
 static PyObject *srv_get_options(mp_server *self, PyObject *u)
 {
-    return mp_table_copy(mp_srv_conf(self->s)->conf->options, 0);
+    return mp_table_copy(mp_pystate_of_type(Py_TYPE(self)),
+                         mp_srv_conf(self->s)->conf->options, 0);
 }
 
 static PyObject *srv_log_error(mp_server *self, PyObject *args)
@@ -115,22 +127,32 @@ static PyObject *srv_repr(mp_server *self)
                                 self->s->port);
 }
 
-PyTypeObject mp_server_type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "mod_python.server",
-    .tp_basicsize = sizeof(mp_server),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_dealloc = (destructor)PyObject_Free,
-    .tp_repr = (reprfunc)srv_repr,
-    .tp_getset = srv_getset,
-    .tp_methods = srv_methods,
+static PyType_Slot srv_slots[] = {
+    {Py_tp_dealloc, srv_dealloc},
+    {Py_tp_repr, srv_repr},
+    {Py_tp_getset, srv_getset},
+    {Py_tp_methods, srv_methods},
+    {0, NULL}
 };
+
+static PyType_Spec srv_spec = {
+    .name = "mod_python.server",
+    .basicsize = sizeof(mp_server),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION |
+             Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = srv_slots,
+};
+
+PyTypeObject *mp_server_type_new(PyObject *module)
+{
+    return (PyTypeObject *)PyType_FromModuleAndSpec(module, &srv_spec, NULL);
+}
 
 /* ------------------------------------------------------------ connection */
 
-PyObject *mp_conn_new(mp_scope *scope)
+PyObject *mp_conn_new(mp_pystate *st, mp_scope *scope)
 {
-    mp_conn *self = PyObject_New(mp_conn, &mp_conn_type);
+    mp_conn *self = PyObject_New(mp_conn, st->conn_type);
 
     if (self) {
         self->scope = scope;
@@ -176,11 +198,13 @@ static PyObject *conn_get(mp_conn *self, void *which)
     case C_KEEPALIVE: return PyLong_FromLong(c->keepalive);
     case C_ABORTED: return PyBool_FromLong(c->aborted);
     case C_LOGNAME: return mp_str_from_c(c->remote_logname);
-    case C_BASE_SERVER: return mp_server_new(c->base_server);
+    case C_BASE_SERVER:
+        return mp_server_new(mp_pystate_of_type(Py_TYPE(self)), c->base_server);
     default:
         /* strings set in it live as long as the connection */
         if (!self->notes)
-            self->notes = mp_table_wrap(c->notes, self->scope, c->pool, 0);
+            self->notes = mp_table_wrap(mp_pystate_of_type(Py_TYPE(self)), c->notes,
+                                        self->scope, c->pool, 0);
         Py_XINCREF(self->notes);
         return self->notes;
     }
@@ -232,19 +256,33 @@ static PyMethodDef conn_methods[] = {
     {NULL}
 };
 
+/* Not a GC type: its notes table refers to no Python object. */
 static void conn_dealloc(mp_conn *self)
 {
+    PyTypeObject *type = Py_TYPE(self);
+
     Py_XDECREF(self->notes);
     mp_scope_decref(self->scope);
     PyObject_Free(self);
+    Py_DECREF(type);
 }
 
-PyTypeObject mp_conn_type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "mod_python.connection",
-    .tp_basicsize = sizeof(mp_conn),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_dealloc = (destructor)conn_dealloc,
-    .tp_getset = conn_getset,
-    .tp_methods = conn_methods,
+static PyType_Slot conn_slots[] = {
+    {Py_tp_dealloc, conn_dealloc},
+    {Py_tp_getset, conn_getset},
+    {Py_tp_methods, conn_methods},
+    {0, NULL}
 };
+
+static PyType_Spec conn_spec = {
+    .name = "mod_python.connection",
+    .basicsize = sizeof(mp_conn),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION |
+             Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = conn_slots,
+};
+
+PyTypeObject *mp_conn_type_new(PyObject *module)
+{
+    return (PyTypeObject *)PyType_FromModuleAndSpec(module, &conn_spec, NULL);
+}

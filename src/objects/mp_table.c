@@ -18,9 +18,12 @@ static int table_alive(mp_table *self)
     return !self->scope || mp_scope_request(self->scope) != NULL;
 }
 
-PyObject *mp_table_wrap(apr_table_t *t, mp_scope *scope, apr_pool_t *pool, int headers)
+static void tbl_dealloc(mp_table *self);
+
+static PyObject *table_new(PyTypeObject *type, apr_table_t *t, mp_scope *scope,
+                           apr_pool_t *pool, int headers)
 {
-    mp_table *self = PyObject_New(mp_table, &mp_table_type);
+    mp_table *self = (mp_table *)type->tp_alloc(type, 0);
 
     if (!self)
         return NULL;
@@ -34,37 +37,48 @@ PyObject *mp_table_wrap(apr_table_t *t, mp_scope *scope, apr_pool_t *pool, int h
     return (PyObject *)self;
 }
 
-PyObject *mp_table_new_own(void)
+PyObject *mp_table_wrap(mp_pystate *st, apr_table_t *t, mp_scope *scope,
+                        apr_pool_t *pool, int headers)
+{
+    return table_new(st->table_type, t, scope, pool, headers);
+}
+
+/* An empty table with its own pool and no scope. */
+static PyObject *table_new_own(PyTypeObject *type)
 {
     apr_pool_t *p;
     mp_table *self;
 
     if (apr_pool_create(&p, NULL) != APR_SUCCESS)
         return PyErr_NoMemory();
-    if (!(self = (mp_table *)mp_table_wrap(apr_table_make(p, 8), NULL, p, 0))) {
+    if (!(self = (mp_table *)table_new(type, apr_table_make(p, 8), NULL, p, 0))) {
         apr_pool_destroy(p);
         return NULL;
     }
-    self->pool = p;
     self->own_pool = 1;
     return (PyObject *)self;
 }
 
-PyObject *mp_table_copy(const apr_table_t *src, int drop_empty)
+PyObject *mp_table_copy(mp_pystate *st, const apr_table_t *src, int drop_empty)
 {
-    PyObject *t = mp_table_new_own();
+    PyObject *t = table_new_own(st->table_type);
     const apr_array_header_t *a = apr_table_elts(src);
     const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
 
     for (int i = 0; t && i < a->nelts; i++)
         if (!drop_empty || (e[i].val && *e[i].val))
-            apr_table_set(mp_table_get(t), e[i].key, e[i].val);
+            apr_table_set(((mp_table *)t)->t, e[i].key, e[i].val);
     return t;
 }
 
 apr_table_t *mp_table_get(PyObject *o)
 {
-    return PyObject_TypeCheck(o, &mp_table_type) ? ((mp_table *)o)->t : NULL;
+    /* Ours, of any interpreter, or a subclass: found by the deallocator
+     * its type or a base has, not by a type object of one interpreter. */
+    for (PyTypeObject *t = Py_TYPE(o); t; t = t->tp_base)
+        if (t->tp_dealloc == (destructor)tbl_dealloc)
+            return ((mp_table *)o)->t;
+    return NULL;
 }
 
 /* ------------------------------------------------------------ access */
@@ -277,7 +291,7 @@ static PyObject *tbl_copy(mp_table *self, PyObject *u)
 {
     mp_table *c;
 
-    if (!table_alive(self) || !(c = (mp_table *)mp_table_new_own()))
+    if (!table_alive(self) || !(c = (mp_table *)table_new_own(Py_TYPE(self))))
         return NULL;
     c->t = apr_table_copy(c->pool, self->t);
     return (PyObject *)c;
@@ -298,7 +312,7 @@ static PyObject *tbl_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
     PyObject *init = NULL, *self, *r;
 
-    if (!PyArg_ParseTuple(args, "|O:table", &init) || !(self = mp_table_new_own()))
+    if (!PyArg_ParseTuple(args, "|O:table", &init) || !(self = table_new_own(type)))
         return NULL;
     if (init) {
         r = tbl_update((mp_table *)self, init);
@@ -311,13 +325,16 @@ static PyObject *tbl_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     return self;
 }
 
-/* Not a GC type: a table refers to no Python object. */
+/* Not a GC type: a table refers to no Python object (but its type). */
 static void tbl_dealloc(mp_table *self)
 {
+    PyTypeObject *type = Py_TYPE(self);
+
     mp_scope_decref(self->scope);
     if (self->own_pool)
         apr_pool_destroy(self->pool);
-    PyObject_Free(self);
+    type->tp_free(self);
+    Py_DECREF(type);
 }
 
 static PyMethodDef tbl_methods[] = {
@@ -334,26 +351,29 @@ static PyMethodDef tbl_methods[] = {
     {NULL}
 };
 
-static PyMappingMethods tbl_as_mapping = {
-    (lenfunc)tbl_len, (binaryfunc)tbl_subscript, (objobjargproc)tbl_ass,
+static PyType_Slot tbl_slots[] = {
+    {Py_tp_doc, "case-insensitive mapping over an Apache table"},
+    {Py_tp_dealloc, tbl_dealloc},
+    {Py_tp_repr, tbl_repr},
+    {Py_mp_length, tbl_len},
+    {Py_mp_subscript, tbl_subscript},
+    {Py_mp_ass_subscript, tbl_ass},
+    {Py_sq_contains, tbl_contains},
+    {Py_tp_iter, tbl_iter},
+    {Py_tp_methods, tbl_methods},
+    {Py_tp_new, tbl_new},
+    {Py_tp_hash, PyObject_HashNotImplemented},
+    {0, NULL}
 };
 
-static PySequenceMethods tbl_as_sequence = {
-    .sq_contains = (objobjproc)tbl_contains,
+static PyType_Spec tbl_spec = {
+    .name = "mod_python.table",
+    .basicsize = sizeof(mp_table),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = tbl_slots,
 };
 
-PyTypeObject mp_table_type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "mod_python.table",
-    .tp_basicsize = sizeof(mp_table),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "case-insensitive mapping over an Apache table",
-    .tp_dealloc = (destructor)tbl_dealloc,
-    .tp_repr = (reprfunc)tbl_repr,
-    .tp_as_mapping = &tbl_as_mapping,
-    .tp_as_sequence = &tbl_as_sequence,
-    .tp_iter = (getiterfunc)tbl_iter,
-    .tp_methods = tbl_methods,
-    .tp_new = tbl_new,
-    .tp_hash = PyObject_HashNotImplemented,
-};
+PyTypeObject *mp_table_type_new(PyObject *module)
+{
+    return (PyTypeObject *)PyType_FromModuleAndSpec(module, &tbl_spec, NULL);
+}

@@ -1,7 +1,9 @@
-"""Check that src/'s layers call one way only: from the object files of a
-build, every symbol a file uses from another layer must belong to a layer
-below it.  Prints the calls between layers; exits 1 on one going up.
-Usage: python3 scripts/layers.py (after scripts/build.sh)."""
+"""Check src/'s structure (the Structure issue's rules):
+  1. the layers call one way only: from the object files of a build, every
+     symbol a file uses from another layer belongs to a layer below it;
+  2. no C file over MAX_FILE lines, no function over MAX_FUNCTION lines.
+Prints the calls between layers; exits 1 on a call going up or a size
+over the limits.  Usage: python3 scripts/structure.py (after a build)."""
 import glob
 import os
 import subprocess
@@ -21,6 +23,8 @@ ALLOWED = {
 # The module record is defined with httpd's hooks and named below only as
 # httpd's index into configuration vectors and log module ids (data).
 DATA_OK = {"python_module"}
+MAX_FILE = 1000
+MAX_FUNCTION = 60
 
 
 def symbols(obj):
@@ -33,6 +37,38 @@ def symbols(obj):
         elif len(parts) == 2 and parts[0] == "U":
             uses.add(parts[1])
     return defs, uses
+
+
+def functions(path):
+    """(name, lines) of each function defined at file level: a body opens
+    with "{" in column 0 and closes with "}" in column 0 (the style here)."""
+    lines = open(path).read().split("\n")
+    start = None
+    for i, line in enumerate(lines):
+        if line.startswith("{"):
+            start = i
+        elif line.startswith("}") and start is not None:
+            head = start - 1
+            while head > 0 and "(" not in lines[head]:
+                head -= 1
+            yield lines[head].split("(")[0].split()[-1].lstrip("*"), i - start + 1
+            start = None
+
+
+def sizes(root):
+    bad = 0
+    for path in sorted(glob.glob(os.path.join(root, "*", "*.[ch]"))):
+        n = sum(1 for _ in open(path))
+        rel = os.path.relpath(path, root)
+        if n > MAX_FILE:
+            print("TOO LONG: %s has %d lines (max %d)" % (rel, n, MAX_FILE))
+            bad = 1
+        for name, length in functions(path):
+            if length > MAX_FUNCTION:
+                print("TOO LONG: %s: %s() has %d lines (max %d)"
+                      % (rel, name, length, MAX_FUNCTION))
+                bad = 1
+    return bad
 
 
 def main():
@@ -61,7 +97,7 @@ def main():
                 bad = 1
     for (a, b), syms in sorted(edges.items(), key=lambda e: (ORDER.index(e[0][0]), ORDER.index(e[0][1]))):
         print("%-8s -> %-8s %d symbols" % (a, b, len(syms)))
-    sys.exit(bad)
+    sys.exit(bad | sizes(root))
 
 
 if __name__ == "__main__":
