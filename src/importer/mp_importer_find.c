@@ -250,25 +250,36 @@ static PyObject *as_tuple(PyObject *list)
     return PyList_AsTuple(list);
 }
 
+/* Remember a resolution.  A failure only costs a search next time: the
+ * exception is cleared. */
 static void add_record(mp_importer *imp, PyObject *name, PyObject *path,
                        PyObject *file, PyObject *search, PyObject *found,
                        int watched, PyObject *stale)
 {
-    PyObject *records = mp_imp_dict_get(imp->resolved, name), *r;
-    Py_ssize_t at;
+    PyObject *records = mp_imp_dict_get(imp->resolved, name);  /* borrowed */
+    PyObject *r, *fresh = NULL;
 
-    if (stale && records && (at = PySequence_Index(records, stale)) >= 0)
-        PySequence_DelItem(records, at);  /* replaced, not duplicated */
-
+    if (stale && records) {
+        Py_ssize_t at = PySequence_Index(records, stale);
+        if (at >= 0)
+            PySequence_DelItem(records, at);  /* replaced, not duplicated */
+        PyErr_Clear();
+    }
     r = Py_BuildValue("(NONOO)", as_tuple(path), file, as_tuple(search),
                       found ? found : Py_None, watched ? Py_True : Py_False);
-    if (r && !records && (records = PyList_New(0)) &&
-        PyDict_SetItem(imp->resolved, name, records) == 0)
-        Py_DECREF(records);  /* the dict keeps it */
-    if (r && records && PyList_GET_SIZE(records) >= RESOLVED_PER_NAME)
+    if (!r)
+        goto done;
+    if (!records) {
+        if (!(fresh = PyList_New(0)) ||
+            PyDict_SetItem(imp->resolved, name, fresh) < 0)
+            goto done;
+        records = fresh;  /* the dict holds it too */
+    }
+    if (PyList_GET_SIZE(records) >= RESOLVED_PER_NAME)
         PySequence_DelItem(records, 0);
-    if (r && records)
-        PyList_Append(records, r);
+    PyList_Append(records, r);
+done:
+    Py_XDECREF(fresh);
     Py_XDECREF(r);
     PyErr_Clear();
 }

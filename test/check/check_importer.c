@@ -141,7 +141,7 @@ static const char *prelude =
 
 static void setup(void)
 {
-    PyObject *mod, *r;
+    PyObject *mod, *tmp, *r;
 
     if (!Py_IsInitialized()) {
         PyImport_AppendInittab("mptest", t_init);
@@ -170,7 +170,10 @@ static void setup(void)
         ck_assert_int_eq(PyObject_SetAttrString(mod, "notify", Py_False), 0);
     PyDict_SetItemString(globals, "imp", mod);
     Py_DECREF(mod);
-    PyDict_SetItemString(globals, "tmp", PyUnicode_FromString(tmpdir));
+    tmp = PyUnicode_FromString(tmpdir);
+    ck_assert_ptr_nonnull(tmp);
+    PyDict_SetItemString(globals, "tmp", tmp);
+    Py_DECREF(tmp);
     /* ASan's quarantine keeps freed memory: RSS says nothing there. */
     PyDict_SetItemString(globals, "SANITIZED", MP_SANITIZED ? Py_True : Py_False);
     r = PyRun_String(prelude, Py_file_input, globals, globals);
@@ -180,26 +183,59 @@ static void setup(void)
     Py_DECREF(r);
 }
 
+/* How many of the importer's objects (mod_python.Importer, ModuleInfo)
+ * are alive, or -1 on error.  Every managed module holds its ModuleInfo,
+ * so this also counts leaked modules. */
+static Py_ssize_t importer_objects(void)
+{
+    PyObject *gc = PyImport_ImportModule("gc"), *objs = NULL;
+    Py_ssize_t n = -1;
+
+    if (!gc || !(objs = PyObject_CallMethod(gc, "get_objects", NULL)))
+        goto done;
+    n = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs); i++)
+        if (!strncmp(Py_TYPE(PyList_GET_ITEM(objs, i))->tp_name, "mod_python.", 11))
+            n++;
+done:
+    if (n < 0)
+        PyErr_Print();
+    Py_XDECREF(objs);
+    Py_XDECREF(gc);
+    return n;
+}
+
+/* Once the test's globals are gone, nothing may keep its importer or its
+ * modules alive: a survivor is a reference leak (valgrind cannot tell, as
+ * a leaked GC object stays linked to the interpreter's GC lists). */
 static void teardown(void)
 {
     char cmd[300];
+    Py_ssize_t left;
 
     Py_CLEAR(globals);
     mp_imp_request_clear(&host_state.rq);
     host_state.in_request = 0;
     PyGC_Collect();
+    left = importer_objects();
     snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", tmpdir);
     PyEval_SaveThread();
+    ck_assert_msg(left == 0, "%zd importer objects outlive the test", left);
 }
 
 static void run_py(const char *code)
 {
     PyObject *r = PyRun_String(code, Py_file_input, globals, globals);
 
-    if (!r)
+    if (!r) {
         PyErr_Print();
+        /* printed: sys.last_traceback must not keep the test's objects */
+        PySys_SetObject("last_type", NULL);
+        PySys_SetObject("last_value", NULL);
+        PySys_SetObject("last_traceback", NULL);
+    }
     ck_assert_msg(r != NULL, "Python test code raised (traceback above)");
     Py_DECREF(r);
 }
@@ -244,7 +280,8 @@ PYTEST(test_name_forms,
     "    imp.import_module('a/b'); raise AssertionError('no error')\n"
     "except ImportError: pass\n"
     "assert imp.import_module('json') is sys.modules['json']\n"
-    "assert imp.import_module('os.path') is sys.modules['os.path']\n")
+    "assert imp.import_module('os.path') is sys.modules['os.path']\n"
+    "del sys.modules['_mpimp']\n")
 
 PYTEST(test_import_statement_tracked,
     "write('child.py', 'VALUE = 1\\n')\n"
@@ -332,7 +369,8 @@ PYTEST(test_clone_and_purge,
     "assert not hasattr(m3, 'STATE'), 'fresh load expected after a failed clone'\n"
     "assert any('__mp_clone__ failed' in l for l in logs()), logs()\n"
     "assert any('RuntimeError: no clone' in l for l in logs()), logs()\n"
-    "assert any('Purged module' in l for l in logs())\n")
+    "assert any('Purged module' in l for l in logs())\n"
+    "del sys.cloned\n")
 
 PYTEST(test_failures,
     "write('bad.py', 'def broken(:\\n')\n"
@@ -562,6 +600,78 @@ PYTEST(test_import_module_arguments,
     "    except TypeError:\n"
     "        pass\n")
 
+/* No reference leaks: every importer path, good and failing, run N times
+ * must leave the object count where it was (give or take a constant), so
+ * losing even one object per cycle fails.  gc.get_objects() counts
+ * containers (modules, dicts, entries, functions); sys.getallocatedblocks()
+ * also counts str, bytes and code objects, but only pymalloc's: it is 0
+ * under valgrind (PYTHONMALLOC=malloc), whose leak check sees those
+ * instead.  The type attribute cache keeps a reference to each recently
+ * looked-up name, up to 4096 of them (PyObject_GetAttrString makes a new
+ * str every call): it is emptied before counting. */
+PYTEST(test_no_reference_leaks,
+    "os.mkdir(tmp + '/lk')\n"
+    "d = [tmp + '/lk']\n"
+    "mptest.set('handler_dir', tmp + '/lk')\n"
+    "def expect(exc, *a, **kw):\n"
+    "    try:\n"
+    "        imp.import_module(*a, **kw)\n"
+    "    except exc:\n"
+    "        return\n"
+    "    raise AssertionError('%r did not raise %s' % (a, exc.__name__))\n"
+    "def cycle(i):\n"
+    /* a reload of parent and child; the clone hook alternately carries
+     * state over and raises (then purge, a logged traceback) */
+    "    write('lk/kid.py', 'K = %d\\n' % i)\n"
+    "    write('lk/top.py', 'import kid, json\\nV = kid.K\\n'\n"
+    "          'def __mp_clone__(new):\\n    %s\\n'\n"
+    "          'def __mp_purge__(): pass\\n'\n"
+    "          % ('raise RuntimeError(V)' if i % 2 else 'new.OLD = V'))\n"
+    "    assert imp.import_module('top', path=d).V == i\n"
+    "    assert imp.import_module('top', path=d, autoreload=True).V == i\n"
+    "    assert mptest.c_import(imp, 'top', d).V == i\n"
+    /* a module importing itself: the partly initialised module */
+    "    write('lk/me.py', 'import me\\nV = %d\\n' % i)\n"
+    "    assert imp.import_module('me', path=d).me.V == i\n"
+    /* a request holding two modules */
+    "    mptest.set('request_cache', {})\n"
+    "    assert imp.import_module('top', path=d).kid is imp.import_module('kid', path=d)\n"
+    "    mptest.set('request_cache', None)\n"
+    /* failures: first import raising, syntax error, failed reload of a
+     * child (last good kept), missing files, bad names and arguments */
+    "    write('lk/raises.py', 'raise ValueError(%d)\\n' % i)\n"
+    "    expect(ValueError, 'raises', path=d)\n"
+    "    write('lk/syn.py', 'def broken(:\\n#%d\\n' % i)\n"
+    "    expect(SyntaxError, 'syn', path=d)\n"
+    "    write('lk/kid.py', 'K = (\\n#%d\\n' % i)\n"
+    "    expect(SyntaxError, 'top', path=d)\n"
+    "    expect(ImportError, '~/missing')\n"
+    "    expect(ImportError, tmp + '/lk/missing.py')\n"
+    "    expect(ImportError, 'no/such')\n"
+    "    expect(TypeError, 'top', path='notalist')\n"
+    "    imp.modules(); imp.tree()\n"
+    "    clear_logs()\n"
+    "def census():\n"
+    "    sys._clear_type_cache()\n"
+    "    gc.collect()\n"
+    "    return len(gc.get_objects()), sys.getallocatedblocks()\n"
+    "def types():\n"
+    "    gc.collect()\n"
+    "    n = {}\n"
+    "    for o in gc.get_objects():\n"
+    "        n[type(o).__name__] = n.get(type(o).__name__, 0) + 1\n"
+    "    return n\n"
+    "for i in range(10): cycle(i)  # warm caches and free lists up\n"
+    "types0 = types()  # before the census: it is in both counts\n"
+    "objs0, blocks0 = census()\n"
+    "N = 20\n"
+    "for i in range(10, 10 + N): cycle(i)\n"
+    "objs, blocks = census()\n"
+    "print('%d import cycles: %+d GC objects, %+d blocks' % (N, objs - objs0, blocks - blocks0))\n"
+    "grew = sorted(((v - types0.get(k, 0), k) for k, v in types().items()), reverse=True)\n"
+    "assert objs - objs0 <= 3, 'GC objects grew by %d: %s' % (objs - objs0, grew[:5])\n"
+    "assert blocks - blocks0 <= 10, 'allocated blocks grew by %d' % (blocks - blocks0)\n")
+
 static Suite *importer_suite(void)
 {
     Suite *s = suite_create("importer");
@@ -592,8 +702,24 @@ static Suite *importer_suite(void)
     tcase_add_test(tc, test_notify_exact);
     tcase_add_test(tc, test_new_file_shadows_after_cached_resolution);
     tcase_add_test(tc, test_import_module_arguments);
+    tcase_add_test(tc, test_no_reference_leaks);
     suite_add_tcase(s, tc);
     return s;
+}
+
+/* With CK_FORK=no (the valgrind run) Python lives in this process: drop
+ * what the host holds and finalize, so that what is left at exit is a leak
+ * and not the live interpreter.  In fork mode each test ran in a child and
+ * Python never started here. */
+static int finalize_python(void)
+{
+    if (!Py_IsInitialized())
+        return 0;
+    PyGILState_Ensure();
+    Py_CLEAR(host_state.search_path);
+    Py_CLEAR(host_state.logs);
+    mp_imp_request_clear(&host_state.rq);
+    return Py_FinalizeEx();
 }
 
 int main(void)
@@ -604,5 +730,8 @@ int main(void)
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    if (finalize_python() < 0)
+        failed++;
+    mp_watch_reset();  /* frees the watcher's tables */
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
