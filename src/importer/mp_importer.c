@@ -87,9 +87,9 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static mp_entry *entry_new(PyObject *path)
+static mp_entry *entry_new(mp_importer *imp, PyObject *path)
 {
-    mp_entry *e = PyObject_GC_New(mp_entry, &mp_imp_entry_type);
+    mp_entry *e = PyObject_GC_New(mp_entry, imp->entry_type);
 
     if (!e)
         return NULL;
@@ -130,7 +130,7 @@ static mp_entry *entry_get(mp_importer *imp, PyObject *path)
         Py_INCREF(e);
         return e;
     }
-    if (PyErr_Occurred() || !(e = entry_new(path)))
+    if (PyErr_Occurred() || !(e = entry_new(imp, path)))
         return NULL;
     got = (mp_entry *)PyDict_SetDefault(imp->cache, path, (PyObject *)e);
     Py_XINCREF(got);

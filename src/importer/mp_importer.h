@@ -42,9 +42,6 @@ typedef struct mp_importer_host {
     void (*log)(void *data, const char *msg);
 } mp_importer_host;
 
-/* Ready the importer's types; once per interpreter before mp_importer_new. */
-int mp_importer_init_types(void);
-
 /* A new importer (a Python object) for one interpreter.  `host` must outlive
  * it.  Its methods: import_module(), freeze(), frozen, modules(), tree(). */
 PyObject *mp_importer_new(const mp_importer_host *host, const char *interp_name);

@@ -32,6 +32,7 @@ typedef struct mp_importer {
     PyObject *s_mp_path;    /* interned "__mp_path__" */
     PyObject *s_file;       /* interned "__file__" */
     PyObject *resolved;     /* {name: [resolution records]}, see mp_importer_find.c */
+    PyTypeObject *entry_type; /* ModuleInfo, made with the importer */
     unsigned long resolved_epoch;
     pthread_mutex_t mu;
     unsigned long generation;
@@ -73,7 +74,6 @@ typedef struct mp_frame {
     struct mp_frame *prev;
 } mp_frame;
 
-extern PyTypeObject mp_imp_entry_type;
 
 /* d[key] (borrowed) or NULL.  The keys looked up are str, whose comparison
  * cannot fail; unlike PyDict_GetItem this does not save and restore the

@@ -5,8 +5,6 @@
 
 #include <string.h>
 
-static PyTypeObject mp_importer_type;
-
 /* --------------------------------------------------- Python-level methods */
 
 static int tristate(PyObject *o)
@@ -214,6 +212,8 @@ static PyGetSetDef imp_getset[] = {
 
 static int imp_traverse(mp_importer *imp, visitproc visit, void *arg)
 {
+    Py_VISIT(Py_TYPE(imp));
+    Py_VISIT(imp->entry_type);
     Py_VISIT(imp->cache);
     Py_VISIT(imp->resolved);
     Py_VISIT(imp->builtins);
@@ -232,33 +232,45 @@ static int imp_clear(mp_importer *imp)
 
 static void imp_dealloc(mp_importer *imp)
 {
+    PyTypeObject *type = Py_TYPE(imp);
+
     PyObject_GC_UnTrack(imp);
     imp_clear(imp);
+    Py_XDECREF(imp->entry_type);
     Py_XDECREF(imp->s_mp_info);
     Py_XDECREF(imp->s_mp_path);
     Py_XDECREF(imp->s_file);
     pthread_mutex_destroy(&imp->mu);
     PyMem_Free(imp->interp_name);
     PyObject_GC_Del(imp);
+    Py_DECREF(type);
 }
 
-static PyTypeObject mp_importer_type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "mod_python.Importer",
-    .tp_basicsize = sizeof(mp_importer),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "mod_python's module importer for one interpreter",
-    .tp_dealloc = (destructor)imp_dealloc,
-    .tp_traverse = (traverseproc)imp_traverse,
-    .tp_clear = (inquiry)imp_clear,
-    .tp_methods = imp_methods,
-    .tp_getset = imp_getset,
+/* Heap types, made with each importer (so in the interpreter it serves):
+ * nothing of one interpreter's is shared with another. */
+static PyType_Slot imp_slots[] = {
+    {Py_tp_doc, "mod_python's module importer for one interpreter"},
+    {Py_tp_dealloc, imp_dealloc},
+    {Py_tp_traverse, imp_traverse},
+    {Py_tp_clear, imp_clear},
+    {Py_tp_methods, imp_methods},
+    {Py_tp_getset, imp_getset},
+    {0, NULL}
+};
+
+static PyType_Spec imp_spec = {
+    .name = "mod_python.Importer",
+    .basicsize = sizeof(mp_importer),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = imp_slots,
 };
 
 /* --------------------------------------------------------- entry type */
 
 static int entry_traverse(mp_entry *e, visitproc visit, void *arg)
 {
+    Py_VISIT(Py_TYPE(e));
     Py_VISIT(e->module);
     Py_VISIT(e->loading);
     Py_VISIT(e->children);
@@ -275,11 +287,14 @@ static int entry_clear(mp_entry *e)
 
 static void entry_dealloc(mp_entry *e)
 {
+    PyTypeObject *type = Py_TYPE(e);
+
     PyObject_GC_UnTrack(e);
     entry_clear(e);
     Py_XDECREF(e->path);
     pthread_cond_destroy(&e->cv);
     PyObject_GC_Del(e);
+    Py_DECREF(type);
 }
 
 static PyObject *entry_get_children(mp_entry *e, void *unused)
@@ -319,25 +334,23 @@ static PyObject *entry_repr(mp_entry *e)
                                 e->path, e->generation);
 }
 
-PyTypeObject mp_imp_entry_type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "mod_python.ModuleInfo",
-    .tp_basicsize = sizeof(mp_entry),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "__mp_info__: the importer's record of a module",
-    .tp_dealloc = (destructor)entry_dealloc,
-    .tp_traverse = (traverseproc)entry_traverse,
-    .tp_clear = (inquiry)entry_clear,
-    .tp_getset = entry_getset,
-    .tp_repr = (reprfunc)entry_repr,
+static PyType_Slot entry_slots[] = {
+    {Py_tp_doc, "__mp_info__: the importer's record of a module"},
+    {Py_tp_dealloc, entry_dealloc},
+    {Py_tp_traverse, entry_traverse},
+    {Py_tp_clear, entry_clear},
+    {Py_tp_getset, entry_getset},
+    {Py_tp_repr, entry_repr},
+    {0, NULL}
 };
 
-int mp_importer_init_types(void)
-{
-    if (PyType_Ready(&mp_imp_entry_type) < 0 || PyType_Ready(&mp_importer_type) < 0)
-        return -1;
-    return 0;
-}
+static PyType_Spec entry_spec = {
+    .name = "mod_python.ModuleInfo",
+    .basicsize = sizeof(mp_entry),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = entry_slots,
+};
 
 /* The builtins managed modules see: a copy whose __import__ is our hook. */
 static int make_builtins(mp_importer *imp)
@@ -363,11 +376,14 @@ static int make_builtins(mp_importer *imp)
 
 PyObject *mp_importer_new(const mp_importer_host *host, const char *interp_name)
 {
-    mp_importer *imp = PyObject_GC_New(mp_importer, &mp_importer_type);
+    PyTypeObject *type = (PyTypeObject *)PyType_FromSpec(&imp_spec);
+    mp_importer *imp = type ? PyObject_GC_New(mp_importer, type) : NULL;
 
+    Py_XDECREF(type);  /* the importer holds its own reference */
     if (!imp)
         return NULL;
     imp->host = host;
+    imp->entry_type = NULL;
     imp->cache = imp->builtins = imp->orig_import = imp->resolved = NULL;
     imp->generation = imp->resolved_epoch = 0;
     imp->frozen = 0;
@@ -381,6 +397,7 @@ PyObject *mp_importer_new(const mp_importer_host *host, const char *interp_name)
     PyObject_GC_Track(imp);
     if (!imp->interp_name || !imp->s_mp_info || !imp->s_mp_path ||
         !imp->s_file || !(imp->cache = PyDict_New()) ||
+        !(imp->entry_type = (PyTypeObject *)PyType_FromSpec(&entry_spec)) ||
         !(imp->resolved = PyDict_New()) || make_builtins(imp) < 0) {
         if (!PyErr_Occurred())
             PyErr_NoMemory();

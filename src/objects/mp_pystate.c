@@ -14,8 +14,7 @@ static int fill(mp_pystate *st, const char *name, const mp_importer_host *host,
     PyObject *modules = PyImport_GetModuleDict(), *srv = NULL, *argv = NULL;
     int rc = -1;
 
-    if (mp_importer_init_types() < 0 ||
-        !(st->importer = mp_importer_new(host, name)) ||
+    if (!(st->importer = mp_importer_new(host, name)) ||
         (!notify && PyObject_SetAttrString(st->importer, "notify", Py_False) < 0) ||
         mp_apachemod_bind(st->module, st->importer) < 0 ||
         PyDict_SetItemString(modules, "_apache", st->module) < 0)

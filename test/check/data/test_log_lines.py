@@ -1,0 +1,15 @@
+write('l.py', 'V = 1\n')
+imp.import_module('l', path=[tmp])
+write('l.py', 'V = 2\n')
+imp.import_module('l', path=[tmp])
+pre = "mod_python (pid=%d, interpreter='test_interp'): " % os.getpid()
+assert pre + "Importing module '%s/l.py'" % tmp in logs(), logs()
+assert pre + "Reimporting module '%s/l.py'" % tmp in logs(), logs()
+mptest.set('logging', False)
+clear_logs()
+write('l.py', 'V = 3\n')
+imp.import_module('l', path=[tmp])
+assert logs() == []
+write('l.py', 'V = 4\n')
+imp.import_module('l', path=[tmp], log=True)
+assert len(logs()) == 1, 'log=True overrides'
