@@ -11,19 +11,24 @@
 #include <errno.h>
 #include <stddef.h>
 
+/* Stacked handlers of a phase go on after these results (the next one
+ * runs); any other result ends the phase. */
+#define GO_ON_BOTH (MP_GO_ON_OK | MP_GO_ON_DECLINED)
+
 const mp_phase_info mp_phases[MP_NPHASES] = {
-    [MP_POST_READ_REQUEST] = {"PythonPostReadRequestHandler", "postreadrequesthandler", 1, {OK, DECLINED, -9}},
-    [MP_TRANS]         = {"PythonTransHandler", "transhandler", 1, {DECLINED, -9, -9}},
-    [MP_HEADER_PARSER] = {"PythonHeaderParserHandler", "headerparserhandler", 0, {OK, DECLINED, -9}},
-    [MP_INIT]          = {"PythonInitHandler", "inithandler", 0, {OK, DECLINED, -9}},
-    [MP_ACCESS]        = {"PythonAccessHandler", "accesshandler", 0, {OK, DECLINED, -9}},
-    [MP_AUTHEN]        = {"PythonAuthenHandler", "authenhandler", 0, {DECLINED, -9, -9}},
-    [MP_AUTHZ]         = {"PythonAuthzHandler", "authzhandler", 0, {DECLINED, -9, -9}},
-    [MP_TYPE]          = {"PythonTypeHandler", "typehandler", 0, {DECLINED, -9, -9}},
-    [MP_FIXUP]         = {"PythonFixupHandler", "fixuphandler", 0, {OK, DECLINED, -9}},
-    [MP_HANDLER]       = {"PythonHandler", "handler", 0, {OK, -9, -9}},
-    [MP_LOG]           = {"PythonLogHandler", "loghandler", 0, {OK, DECLINED, -9}},
-    [MP_CLEANUP]       = {"PythonCleanupHandler", "cleanuphandler", 0, {OK, -9, -9}},
+    [MP_POST_READ_REQUEST] = {"PythonPostReadRequestHandler", "postreadrequesthandler", 1,
+                              GO_ON_BOTH},
+    [MP_TRANS] = {"PythonTransHandler", "transhandler", 1, MP_GO_ON_DECLINED},
+    [MP_HEADER_PARSER] = {"PythonHeaderParserHandler", "headerparserhandler", 0, GO_ON_BOTH},
+    [MP_INIT] = {"PythonInitHandler", "inithandler", 0, GO_ON_BOTH},
+    [MP_ACCESS] = {"PythonAccessHandler", "accesshandler", 0, GO_ON_BOTH},
+    [MP_AUTHEN] = {"PythonAuthenHandler", "authenhandler", 0, MP_GO_ON_DECLINED},
+    [MP_AUTHZ] = {"PythonAuthzHandler", "authzhandler", 0, MP_GO_ON_DECLINED},
+    [MP_TYPE] = {"PythonTypeHandler", "typehandler", 0, MP_GO_ON_DECLINED},
+    [MP_FIXUP] = {"PythonFixupHandler", "fixuphandler", 0, GO_ON_BOTH},
+    [MP_HANDLER] = {"PythonHandler", "handler", 0, MP_GO_ON_OK},
+    [MP_LOG] = {"PythonLogHandler", "loghandler", 0, GO_ON_BOTH},
+    [MP_CLEANUP] = {"PythonCleanupHandler", "cleanuphandler", 0, MP_GO_ON_OK},
 };
 
 mp_server_config *mp_srv_conf(const server_rec *s)

@@ -19,11 +19,14 @@ typedef enum {
     MP_NPHASES
 } mp_phase;
 
+enum { MP_GO_ON_OK = 1, MP_GO_ON_DECLINED = 2 };
+
 typedef struct {
     const char *directive;   /* "PythonAccessHandler" */
     const char *callable;    /* default object: "accesshandler" */
     int server_only;         /* RSRC_CONF, no "| .ext" */
-    int go_on[3];            /* results that let the next stacked handler run */
+    int go_on;               /* MP_GO_ON_*: results after which the phase's
+                                next stacked handler runs */
 } mp_phase_info;
 
 extern const mp_phase_info mp_phases[MP_NPHASES];

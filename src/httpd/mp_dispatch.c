@@ -297,10 +297,9 @@ static int ext_matches(const request_rec *r, const apr_array_header_t *exts)
 
 static int goes_on(mp_phase phase, int rc)
 {
-    for (int i = 0; i < 3; i++)
-        if (mp_phases[phase].go_on[i] == rc)
-            return 1;
-    return 0;
+    int f = mp_phases[phase].go_on;
+
+    return (rc == OK && (f & MP_GO_ON_OK)) || (rc == DECLINED && (f & MP_GO_ON_DECLINED));
 }
 
 static int run_list(mp_interp *in, request_rec *r, const mp_dir_config *c,

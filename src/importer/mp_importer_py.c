@@ -302,12 +302,14 @@ static PyObject *entry_get_children(mp_entry *e, void *unused)
     return PySequence_List(e->children);
 }
 
+enum { E_GENERATION, E_LOAD_COUNT, E_HITS, E_LAST_CHECK };
+
 static PyObject *entry_get_num(mp_entry *e, void *which)
 {
     switch ((intptr_t)which) {
-    case 0: return PyLong_FromUnsignedLong(e->generation);
-    case 1: return PyLong_FromUnsignedLong(e->load_count);
-    case 2: return PyLong_FromUnsignedLong(e->hits);
+    case E_GENERATION: return PyLong_FromUnsignedLong(e->generation);
+    case E_LOAD_COUNT: return PyLong_FromUnsignedLong(e->load_count);
+    case E_HITS: return PyLong_FromUnsignedLong(e->hits);
     default: return PyFloat_FromDouble(e->last_check);
     }
 }
@@ -321,10 +323,11 @@ static PyObject *entry_get_file(mp_entry *e, void *unused)
 static PyGetSetDef entry_getset[] = {
     {"file", (getter)entry_get_file, NULL, "the module's file", NULL},
     {"children", (getter)entry_get_children, NULL, "paths it imported", NULL},
-    {"generation", (getter)entry_get_num, NULL, "load generation", (void *)0},
-    {"load_count", (getter)entry_get_num, NULL, "times loaded", (void *)1},
-    {"hits", (getter)entry_get_num, NULL, "cache hits", (void *)2},
-    {"last_check", (getter)entry_get_num, NULL, "time of last check", (void *)3},
+    {"generation", (getter)entry_get_num, NULL, "load generation", (void *)E_GENERATION},
+    {"load_count", (getter)entry_get_num, NULL, "times loaded", (void *)E_LOAD_COUNT},
+    {"hits", (getter)entry_get_num, NULL, "cache hits", (void *)E_HITS},
+    {"last_check", (getter)entry_get_num, NULL, "time of last check",
+     (void *)E_LAST_CHECK},
     {NULL}
 };
 
