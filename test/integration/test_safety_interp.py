@@ -18,7 +18,7 @@ def handler(req):
     return apache.OK
 '''
 
-LIMIT_LINE = "PythonInterpLimit ({n}) reached in this process"
+LIMIT_LINE = "MP00006: mod_python: PythonInterpLimit ({n}) reached in this process"
 
 
 def make_server(mpm, ndirs, limit_line, named=()):
