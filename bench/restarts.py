@@ -2,7 +2,8 @@
 
 For each MPM (prefork, worker, event) and each kind of server (a static
 file; a plain C handler, bench/mod_bench_hello.c; mod_python 4's hello
-world; mod_python 4 with a handler that imports a few modules), wrk keeps
+world; mod_python 4 with a handler that imports a few modules; on request
+the Python floor, bench/mod_bench_pyfloor.c: the GIL and one call), wrk keeps
 --connections keep-alive connections busy for --seconds while the script
 sends --restarts graceful restarts (`httpd -k graceful`), evenly spaced.
 Kinds run interleaved (static, c, mp4, mp4_imports, static, ...) so that
@@ -10,20 +11,23 @@ noise from other work on the machine hits all alike.  After each run every
 process the server had (parent and all children seen) must be gone.
 
 Every server has Debian's default MPM settings (mods-available/mpm_*.conf)
-and the same keep-alive settings; httpd is pinned to CPU 0 and wrk to
-CPU 1, as in bench/run.py.  --extra adds lines to every server's
-configuration (e.g. "MaxSpareThreads 150") to measure a setting.
+or, with --small, the integration suite's (two children of 16 threads),
+and the same keep-alive settings.  Neither httpd nor wrk is pinned: on one
+CPU a C handler's threads queue for the CPU as Python's wait for the GIL,
+and what differs is hidden (--pin pins them as bench/run.py does).
+--extra adds lines to every server's configuration (e.g. "ThreadsPerChild
+32") to measure a setting.
 
-wrk counts a keep-alive connection the server closes while wrk's next
-request is on it as a read (or write) error: a static-file server has
-such errors at a graceful restart too, when its old children close
-their connections.  The ratio to static, per MPM, is the figure.
+wrk counts every keep-alive connection the server closes without a
+"Connection: close" as a read (or write) error, whether or not its next
+request was already sent: a static-file server has such errors at a
+graceful restart too, when its old children close their idle
+connections.  The ratio to static, per MPM, is the figure.
 
 Usage: /usr/bin/python3 bench/restarts.py [--seconds N] [--restarts N]
        [--rounds N] [--mpms event,worker] [--kinds static,mp4] [--extra LINE]
 """
 import argparse
-import datetime
 import os
 import re
 import subprocess
@@ -33,7 +37,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "test", "integration"))
 from harness import MODULE, MPM_SETTINGS, Httpd, wait_for  # noqa: E402
-from run import C_MODULE, apxs_build, environment  # noqa: E402
+from run import C_MODULE, FLOOR_HELLO, FLOOR_MODULE, build_c_modules, environment  # noqa: E402
 
 BODY = "Hello, world!\n"
 
@@ -91,16 +95,29 @@ KINDS = {
     "static": ({"hello.txt": BODY}, "", False),
     "c": ({"hello.txt": BODY}, "LoadModule bench_hello_module %s\n" % C_MODULE
           + APP % ("bench-hello", ""), False),
+    # Python's floor: take the GIL, call the same handler, give it back
+    # (bench/mod_bench_pyfloor.c): what any module running Python pays.
+    "floor": ({"hello.txt": BODY, "hello_floor.py": FLOOR_HELLO},
+              "LoadModule bench_pyfloor_module %s\n" % FLOOR_MODULE
+              + "BenchPyFloorScript {app}/hello_floor.py\n"
+              + APP % ("bench-pyfloor", ""), False),
     "mp4": ({"hello.txt": BODY, "hello.py": HELLO},
             APP % ("mod_python", "    PythonHandler hello\n"), True),
     "mp4_imports": ({"hello.txt": BODY, "page.py": IMPORTS},
                     APP % ("mod_python", "    PythonHandler page\n"), True),
+    # The same, loaded at child start (PythonImport): a new child's first
+    # request no longer creates the interpreter and imports.
+    "mp4_preload": ({"hello.txt": BODY, "page.py": IMPORTS},
+                    "PythonImport {app}/page.py localhost\n"
+                    + APP % ("mod_python", "    PythonHandler page\n"), True),
 }
 LABELS = {
     "static": "static file",
     "c": "C handler",
+    "floor": "Python floor (GIL + one call, bench/mod_bench_pyfloor.c)",
     "mp4": "mod_python 4, hello world",
     "mp4_imports": "mod_python 4, handler importing 6 stdlib modules",
+    "mp4_preload": "same, loaded at child start (PythonImport)",
 }
 
 
@@ -234,8 +251,9 @@ def main():
                     help="a configuration line for every server (repeatable)")
     ap.add_argument("--small", action="store_true",
                     help="the integration suite's MPM settings instead of Debian's")
-    ap.add_argument("--no-pin", dest="pin", action="store_false",
-                    help="let httpd and wrk run on any CPU")
+    ap.add_argument("--pin", action="store_true",
+                    help="httpd on CPU 0, wrk on CPU 1 (default: any CPU, as in production; "
+                    "pinned, Python's GIL costs nothing a C handler's threads do not)")
     ap.add_argument("--loglevel", default="warn")
     ap.add_argument("--keep", metavar="DIR", help="write each run's error log into DIR")
     args = ap.parse_args()
@@ -243,8 +261,8 @@ def main():
     kinds = args.kinds.split(",")
     if "static" not in kinds:
         kinds.insert(0, "static")
-    if "c" in kinds:
-        apxs_build("mod_bench_hello.c", C_MODULE)
+    if "c" in kinds or "floor" in kinds:
+        build_c_modules()
     env = environment()
     keys = ("requests", "connect", "read", "write", "timeout", "non2xx", "restarts", "crashes")
     results = {m: {k: dict.fromkeys(keys, 0) for k in kinds} for m in args.mpms}
