@@ -231,10 +231,11 @@ def table(results, kinds, args):
                 note += " (%d child crash%s)" % (r["crashes"], "es" if r["crashes"] > 1 else "")
             if r["restarts"] != args.restarts * args.rounds:
                 note += " (%d restarts done)" % r["restarts"]
-            lines.append("| %s | %s%s | %d | %d/%d/%d/%d | %d | %.1f | %.2f | %s |" % (
+            restarts = args.restarts * args.rounds
+            lines.append("| %s | %s%s | %d | %d/%d/%d/%d | %d | %s | %.2f | %s |" % (
                 mpm, LABELS[kind], note, r["requests"], r["connect"], r["read"], r["write"],
-                r["timeout"], r["non2xx"], errors(r) / max(1, args.restarts * args.rounds),
-                per, ratio))
+                r["timeout"], r["non2xx"],
+                "%.1f" % (errors(r) / restarts) if restarts else "n/a", per, ratio))
     return "\n".join(lines)
 
 
