@@ -145,6 +145,22 @@ def alive(pid):
         return False
 
 
+def server_processes(h):
+    """Every live process started with this server's configuration: the
+    parent and all children, also those no sample of children() saw."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    cmd = f.read().split(b"\0")
+            except OSError:
+                continue
+            if h.conf.encode() in cmd and alive(int(d)):
+                out.append(int(d))
+    return out
+
+
 def parse_wrk(out):
     m = re.search(r"(\d+) requests in", out)
     r = {"requests": int(m.group(1)) if m else 0,
@@ -164,6 +180,7 @@ def one_run(mpm, kind, args):
     crashes and restarts seen in the error log."""
     h = server(mpm, kind, args)
     seen = set()
+    wrk = None
     try:
         h.start()
         r = h.get("/app/hello.txt")
@@ -172,11 +189,10 @@ def one_run(mpm, kind, args):
                                                              h.log()[-2000:]))
         seen.add(h.pid())
         seen.update(h.children())
-        wrk = subprocess.Popen(
-            (["taskset", "-c", "1"] if args.pin else []) + ["wrk", "-t1", "-c%d" % args.connections,
-             "-d%ds" % args.seconds, "--timeout", "%ds" % args.timeout,
-             "http://127.0.0.1:%d/app/hello.txt" % h.port],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cmd = ["wrk", "-t1", "-c%d" % args.connections, "-d%ds" % args.seconds,
+               "--timeout", "%ds" % args.timeout, "http://127.0.0.1:%d/app/hello.txt" % h.port]
+        wrk = subprocess.Popen((["taskset", "-c", "1"] if args.pin else []) + cmd,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         t0 = time.time()
         step = args.seconds / (args.restarts + 1)
         for i in range(args.restarts):
@@ -192,9 +208,10 @@ def one_run(mpm, kind, args):
         seen.update(h.children())
         log = h.log()
         h.stop()
-        if not wait_for(lambda: not any(alive(p) for p in seen), timeout=30):
+        if not wait_for(lambda: not any(alive(p) for p in seen) and not server_processes(h),
+                        timeout=30):
             raise RuntimeError("%s/%s: processes left after stop: %s" % (
-                mpm, kind, sorted(p for p in seen if alive(p))))
+                mpm, kind, sorted(set(p for p in seen if alive(p)) | set(server_processes(h)))))
         res = parse_wrk(out)
         res["restarts"] = log.count("resuming normal operations") - 1
         res["crashes"] = log.count("exit signal")
@@ -204,8 +221,12 @@ def one_run(mpm, kind, args):
             raise RuntimeError("%s/%s: wrk made no request:\n%s" % (mpm, kind, out))
         return res
     finally:
+        if wrk and wrk.poll() is None:
+            wrk.kill()
+            wrk.wait()
+        left = server_processes(h)  # before cleanup() removes the tree
         h.cleanup()
-        left = sorted(p for p in seen if alive(p))
+        left = sorted(set(p for p in seen if alive(p)) | set(p for p in left if alive(p)))
         if left:
             raise RuntimeError("%s/%s: processes still alive: %s" % (mpm, kind, left))
 
