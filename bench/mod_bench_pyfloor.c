@@ -115,12 +115,26 @@ static int floor_post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
     PyConfig config;
     Dl_info info;
 
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG ||
-        Py_IsInitialized())
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
     if (!script) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "BenchPyFloorScript is not set");
         return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (Py_IsInitialized()) {
+        /* A restart unloaded and reloaded this module (bench/restarts.py):
+         * Python runs on, but this copy's handler and type are new.  The
+         * old copy's type stays in object's subclass list, unmapped:
+         * harmless here, nothing walks that list. */
+        PyGILState_STATE g = PyGILState_Ensure();
+        int rc = load_handler(s);
+
+        PyGILState_Release(g);
+        if (rc < 0) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "cannot load handler() from %s", script);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        return OK;
     }
     /* libpython stays mapped if httpd unloads this module on a restart */
     if (dladdr((void *)Py_InitializeFromConfig, &info) && info.dli_fname)

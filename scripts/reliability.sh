@@ -11,10 +11,13 @@
 #      20000-frame traceback with PythonDebug On (bench/body.py), and for
 #      handlers returning SUSPENDED and other values httpd must not get
 #      (bench/suspended.py);
-#   5. the fuzz target for names, paths and handler specs (FUZZ_SECONDS).
+#   5. 20 graceful restarts under wrk load for each MPM: socket errors of
+#      the C handler and mod_python beside a static-file server's
+#      (bench/restarts.py);
+#   6. the fuzz target for names, paths and handler specs (FUZZ_SECONDS).
 set -eu
 cd "$(dirname "$0")/.."
-MP_EXTRA_PKGS="clang libclang-rt-14-dev" sh scripts/deps.sh
+MP_EXTRA_PKGS="clang libclang-rt-14-dev wrk" sh scripts/deps.sh
 sh scripts/build.sh
 
 echo "== valgrind: Check suite"
@@ -41,6 +44,9 @@ echo "== request bodies and long tracebacks: figures (bench/body.py)"
 
 echo "== handlers returning values httpd must not get (SUSPENDED, filter codes)"
 /usr/bin/python3 bench/suspended.py
+
+echo "== graceful restarts under wrk load, beside a static-file server (bench/restarts.py)"
+/usr/bin/python3 bench/restarts.py
 
 echo "== fuzzing for ${FUZZ_SECONDS:-60} s"
 make fuzz
