@@ -8,6 +8,7 @@
  * that something still holds is, so that cycles through it are freed. */
 #include "objects/mp_objects.h"
 #include "objects/mp_body.h"
+#include "objects/mp_req_http.h"
 
 #include "http_core.h"
 #include "util_script.h"
@@ -250,6 +251,11 @@ mp_imp_request *mp_request_importer_state(PyObject *req)
 static inline request_rec *live(mp_request *self)
 {
     return mp_scope_request(self->scope);
+}
+
+request_rec *mp_request_rec(PyObject *req)
+{
+    return live((mp_request *)req);
 }
 
 /* ------------------------------------------------------------ output */
@@ -619,6 +625,7 @@ static PyMethodDef req_methods[] = {
     {"set_content_length", (PyCFunction)req_set_content_length, METH_O, NULL},
     {"add_common_vars", (PyCFunction)req_add_common_vars, METH_NOARGS, NULL},
     {"add_cgi_vars", (PyCFunction)req_add_cgi_vars, METH_NOARGS, NULL},
+    MP_REQ_HTTP_METHODS
     {NULL}
 };
 

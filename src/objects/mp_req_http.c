@@ -1,0 +1,175 @@
+/* The request object's HTTP helpers: mod_python 3.5's methods over httpd's
+ * protocol functions (authentication, conditional requests, validators,
+ * the client's host name, allowed methods, mod_ssl's variables).  Calls
+ * that may read from the client or the DNS give the GIL up. */
+#include "objects/mp_req_http.h"
+
+#include "http_core.h"
+#include "mod_ssl.h"
+
+PyObject *mp_req_auth_type(PyObject *self, PyObject *unused)
+{
+    request_rec *r = mp_request_rec(self);
+    return r ? mp_str_from_c(ap_auth_type(r)) : NULL;
+}
+
+PyObject *mp_req_auth_name(PyObject *self, PyObject *unused)
+{
+    request_rec *r = mp_request_rec(self);
+    return r ? mp_str_from_c(ap_auth_name(r)) : NULL;
+}
+
+PyObject *mp_req_get_basic_auth_pw(PyObject *self, PyObject *unused)
+{
+    request_rec *r = mp_request_rec(self);
+    const char *pw = NULL;
+
+    if (!r)
+        return NULL;
+    /* Not OK (no AuthType Basic, no or a malformed Authorization header):
+     * None, as in 3.5; httpd has set the 401's WWW-Authenticate. */
+    if (ap_get_basic_auth_pw(r, &pw) != OK)
+        Py_RETURN_NONE;
+    return mp_str_from_c(pw);
+}
+
+PyObject *mp_req_discard_request_body(PyObject *self, PyObject *unused)
+{
+    request_rec *r = mp_request_rec(self);
+    mp_interp *in;
+    int rc;
+
+    if (!r)
+        return NULL;
+    in = mp_interp_suspend();
+    rc = ap_discard_request_body(r);
+    mp_interp_resume(in);
+    return PyLong_FromLong(rc);
+}
+
+PyObject *mp_req_meets_conditions(PyObject *self, PyObject *unused)
+{
+    request_rec *r = mp_request_rec(self);
+    return r ? PyLong_FromLong(ap_meets_conditions(r)) : NULL;
+}
+
+PyObject *mp_req_set_etag(PyObject *self, PyObject *unused)
+{
+    request_rec *r = mp_request_rec(self);
+
+    if (!r)
+        return NULL;
+    ap_set_etag(r);
+    Py_RETURN_NONE;
+}
+
+PyObject *mp_req_set_last_modified(PyObject *self, PyObject *unused)
+{
+    request_rec *r = mp_request_rec(self);
+
+    if (!r)
+        return NULL;
+    ap_set_last_modified(r);
+    Py_RETURN_NONE;
+}
+
+PyObject *mp_req_update_mtime(PyObject *self, PyObject *mtime)
+{
+    request_rec *r = mp_request_rec(self);
+    double t;
+
+    if (!r || ((t = PyFloat_AsDouble(mtime)) == -1.0 && PyErr_Occurred()))
+        return NULL;
+    if (!(t >= 0 && t < 1e13)) {   /* NaN too */
+        PyErr_Format(PyExc_ValueError, "update_mtime: %R is not a time in seconds", mtime);
+        return NULL;
+    }
+    ap_update_mtime(r, (apr_time_t)(t * APR_USEC_PER_SEC));
+    Py_RETURN_NONE;
+}
+
+PyObject *mp_req_is_https(PyObject *self, PyObject *unused)
+{
+    request_rec *r = mp_request_rec(self);
+    APR_OPTIONAL_FN_TYPE(ssl_is_https) *is_https;
+
+    if (!r)
+        return NULL;
+    /* looked up per call: mod_ssl may come and go with a restart */
+    is_https = APR_RETRIEVE_OPTIONAL_FN(ssl_is_https);
+    return PyLong_FromLong(is_https && is_https(r->connection));
+}
+
+PyObject *mp_req_ssl_var_lookup(PyObject *self, PyObject *args)
+{
+    request_rec *r = mp_request_rec(self);
+    APR_OPTIONAL_FN_TYPE(ssl_var_lookup) *lookup;
+    const char *name;
+    char *v;
+
+    if (!r || !PyArg_ParseTuple(args, "s:ssl_var_lookup", &name))
+        return NULL;
+    if (!(lookup = APR_RETRIEVE_OPTIONAL_FN(ssl_var_lookup)))
+        Py_RETURN_NONE;
+    v = lookup(r->pool, r->server, r->connection, r, (char *)name);
+    return mp_str_from_c(v && *v ? v : NULL);
+}
+
+/* get_remote_host([type[, str_is_ip]]): the client's host name by
+ * REMOTE_HOST/NAME/NOLOOKUP/DOUBLE_REV (mod_remoteip's client if it set
+ * one); with str_is_ip given (not None), (host, whether it is an IP). */
+PyObject *mp_req_get_remote_host(PyObject *self, PyObject *args)
+{
+    request_rec *r = mp_request_rec(self);
+    int type = REMOTE_NAME, is_ip = 0;
+    PyObject *want_ip = Py_None, *host;
+    const char *h;
+    mp_interp *in;
+
+    if (!r || !PyArg_ParseTuple(args, "|iO:get_remote_host", &type, &want_ip))
+        return NULL;
+    if (type < REMOTE_HOST || type > REMOTE_DOUBLE_REV) {
+        PyErr_Format(PyExc_ValueError, "get_remote_host: unknown type %d", type);
+        return NULL;
+    }
+    in = mp_interp_suspend();   /* may ask the DNS */
+    h = ap_get_useragent_host(r, type, want_ip != Py_None ? &is_ip : NULL);
+    mp_interp_resume(in);
+    if (want_ip == Py_None)
+        return mp_str_from_c(h);
+    if (!(host = mp_str_from_c(h)))
+        return NULL;
+    return Py_BuildValue("(Ni)", host, is_ip);
+}
+
+PyObject *mp_req_allow_methods(PyObject *self, PyObject *args)
+{
+    request_rec *r = mp_request_rec(self);
+    PyObject *methods, *seq, *m;
+    int reset = 0;
+    const char *name;
+
+    if (!r || !PyArg_ParseTuple(args, "O|i:allow_methods", &methods, &reset))
+        return NULL;
+    if (!(seq = PySequence_Fast(methods, "allow_methods: methods must be a sequence")))
+        return NULL;
+    if (reset) {
+        ap_clear_method_list(r->allowed_methods);
+        r->allowed = 0;
+    }
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        m = PySequence_Fast_GET_ITEM(seq, i);
+        if (!(name = mp_str_to_c(r->pool, m, "method", 1))) {
+            Py_DECREF(seq);
+            return NULL;
+        }
+        ap_method_list_add(r->allowed_methods, name);
+    }
+    Py_DECREF(seq);
+    Py_RETURN_NONE;
+}
+
+PyObject *mp_req_send_http_header(PyObject *self, PyObject *unused)
+{
+    return mp_request_rec(self) ? Py_NewRef(Py_None) : NULL;
+}

@@ -1,0 +1,49 @@
+/* The request object's HTTP helpers (mp_req_http.c): mod_python 3.5's
+ * methods over httpd's protocol functions.  Private to objects/: the
+ * request type lists them (mp_request.c). */
+#ifndef MP_REQ_HTTP_H
+#define MP_REQ_HTTP_H
+
+#include "objects/mp_objects.h"
+
+/* The request_rec of request object `req`, or NULL with RuntimeError
+ * (the request is over, or this thread does not serve it). */
+request_rec *mp_request_rec(PyObject *req);
+
+PyObject *mp_req_auth_type(PyObject *self, PyObject *unused);
+PyObject *mp_req_auth_name(PyObject *self, PyObject *unused);
+PyObject *mp_req_get_basic_auth_pw(PyObject *self, PyObject *unused);
+PyObject *mp_req_discard_request_body(PyObject *self, PyObject *unused);
+PyObject *mp_req_meets_conditions(PyObject *self, PyObject *unused);
+PyObject *mp_req_set_etag(PyObject *self, PyObject *unused);
+PyObject *mp_req_set_last_modified(PyObject *self, PyObject *unused);
+PyObject *mp_req_update_mtime(PyObject *self, PyObject *mtime);
+PyObject *mp_req_is_https(PyObject *self, PyObject *unused);
+PyObject *mp_req_ssl_var_lookup(PyObject *self, PyObject *args);
+PyObject *mp_req_get_remote_host(PyObject *self, PyObject *args);
+PyObject *mp_req_allow_methods(PyObject *self, PyObject *args);
+PyObject *mp_req_send_http_header(PyObject *self, PyObject *unused);
+
+#define MP_REQ_HTTP_METHODS \
+    {"auth_type", mp_req_auth_type, METH_NOARGS, "AuthType in force, or None"}, \
+    {"auth_name", mp_req_auth_name, METH_NOARGS, "AuthName in force, or None"}, \
+    {"get_basic_auth_pw", mp_req_get_basic_auth_pw, METH_NOARGS, \
+     "the Basic password sent (sets req.user), or None"}, \
+    {"discard_request_body", mp_req_discard_request_body, METH_NOARGS, \
+     "read and drop the body: apache.OK or an HTTP status"}, \
+    {"meets_conditions", mp_req_meets_conditions, METH_NOARGS, \
+     "apache.OK, or the status the If-* headers call for"}, \
+    {"set_etag", mp_req_set_etag, METH_NOARGS, NULL}, \
+    {"set_last_modified", mp_req_set_last_modified, METH_NOARGS, NULL}, \
+    {"update_mtime", mp_req_update_mtime, METH_O, "update_mtime(seconds)"}, \
+    {"is_https", mp_req_is_https, METH_NOARGS, "1 over TLS (mod_ssl), else 0"}, \
+    {"ssl_var_lookup", mp_req_ssl_var_lookup, METH_VARARGS, \
+     "ssl_var_lookup(name): mod_ssl's variable, or None"}, \
+    {"get_remote_host", mp_req_get_remote_host, METH_VARARGS, \
+     "get_remote_host([type[, str_is_ip]])"}, \
+    {"allow_methods", mp_req_allow_methods, METH_VARARGS, \
+     "allow_methods(methods[, reset=0]): for Allow in 405 and OPTIONS"}, \
+    {"send_http_header", mp_req_send_http_header, METH_NOARGS, \
+     "nothing: httpd 2 sends the header with the first write"},
+
+#endif

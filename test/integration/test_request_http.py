@@ -1,0 +1,94 @@
+"""The request object's HTTP helpers, as mod_python 3.5 applications use
+them (auth, conditional requests, validators, the client's host, allowed
+methods, TLS), against a real httpd: event and prefork."""
+import base64
+import json
+
+import pytest
+
+from harness import Httpd, one_child
+
+
+@pytest.fixture(scope="module", params=["event", "prefork"])
+def srv(request):
+    h = Httpd(request.param)
+    try:
+        h.config(h.install_app("request_http"), mpm_settings=one_child(request.param))
+        h.start()
+        yield h
+    finally:
+        h.cleanup()
+
+
+def js(r):
+    assert r.status == 200, (r.status, r.body)
+    return json.loads(r.body)
+
+
+def basic(user, pw):
+    return {"Authorization": "Basic " + base64.b64encode(
+        ("%s:%s" % (user, pw)).encode()).decode()}
+
+
+def test_basic_auth_password_and_user(srv):
+    d = js(srv.request("/auth/x?auth", headers=basic("alice", "s3cret")))
+    assert d == {"type": "Basic", "name": "mp zone", "pw": "s3cret", "user": "alice"}
+
+
+def test_basic_auth_non_ascii_password_keeps_its_bytes(srv):
+    hdr = {"Authorization": "Basic " + base64.b64encode("bob:pässwörd".encode()).decode()}
+    assert js(srv.request("/auth/x?auth", headers=hdr))["pw"] == "pässwörd"
+
+
+def test_no_credentials_or_no_authtype_gives_none(srv):
+    assert js(srv.request("/auth/x?auth"))["pw"] is None
+    d = js(srv.request("/app/x?auth", headers=basic("alice", "s3cret")))
+    assert d == {"type": None, "name": None, "pw": None, "user": None}
+
+
+def test_last_modified_etag_and_conditions(srv):
+    r = srv.request("/app/x?conditions")
+    assert r.status == 200 and r.body == b"fresh"
+    lm, etag = r.headers["Last-Modified"], r.headers.get("ETag")
+    assert lm == "Tue, 14 Nov 2023 22:13:20 GMT", lm
+    assert etag, dict(r.headers)
+    assert srv.request("/app/x?conditions", headers={"If-Modified-Since": lm}).status == 304
+    assert srv.request("/app/x?conditions", headers={"If-None-Match": etag}).status == 304
+    r = srv.request("/app/x?conditions", headers={"If-None-Match": '"other"'})
+    assert r.status == 200 and r.body == b"fresh"
+
+
+def test_discard_request_body(srv):
+    d = js(srv.request("/app/x?discard", method="POST", body=b"x" * 100000))
+    assert d == {"rc": 0, "left": ""}
+
+
+def test_plain_http_is_not_https(srv):
+    assert js(srv.request("/app/x?https")) == {"https": 0, "protocol": None}
+
+
+def test_remote_host(srv):
+    d = js(srv.request("/app/x?host"))
+    assert d["host"] == "127.0.0.1" and d["pair"] == ["127.0.0.1", 1], d
+    assert d["default"] in (None, "127.0.0.1", "localhost"), d
+
+
+def test_allow_methods_in_405(srv):
+    r = srv.request("/app/x?allow")
+    assert r.status == 405
+    allow = {m.strip() for m in r.headers["Allow"].split(",")}
+    # httpd 2.4 lists registered methods only (not BREW, added too)
+    assert {"GET", "PUT"} <= allow and "POST" not in allow, allow
+    r = srv.request("/app/x?allow_reset")
+    allow = {m.strip() for m in r.headers["Allow"].split(",")}
+    assert "POST" in allow and "PUT" not in allow, allow
+
+
+def test_send_http_header_is_harmless(srv):
+    r = srv.request("/app/x?header")
+    assert r.status == 200 and r.body == b"after header"
+
+
+def test_bad_arguments_raise(srv):
+    assert js(srv.request("/app/x?bad")) == [
+        "TypeError", "ValueError", "TypeError", "ValueError", "ValueError", "TypeError"]
