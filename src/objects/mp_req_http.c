@@ -173,3 +173,87 @@ PyObject *mp_req_send_http_header(PyObject *self, PyObject *unused)
 {
     return mp_request_rec(self) ? Py_NewRef(Py_None) : NULL;
 }
+
+/* ------------------------------------------------------------ attributes */
+
+PyObject *mp_req_get_related(PyObject *self, void *which)
+{
+    request_rec *r = mp_request_rec(self), *rel;
+    PyObject *o;
+
+    if (!r)
+        return NULL;
+    rel = which == (void *)MP_REL_NEXT ? r->next
+        : which == (void *)MP_REL_PREV ? r->prev : r->main;
+    if (!rel)
+        Py_RETURN_NONE;
+    /* its own object in this interpreter, served by this thread too */
+    if (!(o = mp_request_of(rel, mp_interp_current())))
+        return NULL;
+    return Py_NewRef(o);
+}
+
+/* The port is None when the URI named none, as in 3.5. */
+PyObject *mp_req_get_parsed_uri(PyObject *self, void *unused)
+{
+    request_rec *r = mp_request_rec(self);
+    const apr_uri_t *u;
+    PyObject *port;
+
+    if (!r)
+        return NULL;
+    u = &r->parsed_uri;
+    port = u->port_str ? PyLong_FromLong(u->port) : Py_NewRef(Py_None);
+    if (!port)
+        return NULL;
+    return Py_BuildValue("(NNNNNNNNN)", mp_str_from_c(u->scheme),
+                         mp_str_from_c(u->hostinfo), mp_str_from_c(u->user),
+                         mp_str_from_c(u->password), mp_str_from_c(u->hostname), port,
+                         mp_str_from_c(u->path), mp_str_from_c(u->query),
+                         mp_str_from_c(u->fragment));
+}
+
+static PyObject *strings_tuple(const apr_array_header_t *a)
+{
+    PyObject *t;
+
+    if (!a)
+        Py_RETURN_NONE;
+    if (!(t = PyTuple_New(a->nelts)))
+        return NULL;
+    for (int i = 0; i < a->nelts; i++) {
+        PyObject *s = mp_str_from_c(APR_ARRAY_IDX(a, i, const char *));
+        if (!s) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, s);
+    }
+    return t;
+}
+
+PyObject *mp_req_get_strings(PyObject *self, void *which)
+{
+    request_rec *r = mp_request_rec(self);
+
+    if (!r)
+        return NULL;
+    switch ((intptr_t)which) {
+    case MP_STRS_CONTENT_LANGUAGES: return strings_tuple(r->content_languages);
+    case MP_STRS_ALLOWED_XMETHODS: return strings_tuple(r->allowed_xmethods);
+    default:
+        return strings_tuple(r->allowed_methods ? r->allowed_methods->method_list : NULL);
+    }
+}
+
+PyObject *mp_req_get_useragent_addr(PyObject *self, void *unused)
+{
+    request_rec *r = mp_request_rec(self);
+
+    if (!r)
+        return NULL;
+    if (!r->useragent_addr)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(Ni)", mp_str_from_c(r->useragent_ip),
+                         (int)r->useragent_addr->port);
+}

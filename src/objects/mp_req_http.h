@@ -24,6 +24,31 @@ PyObject *mp_req_get_remote_host(PyObject *self, PyObject *args);
 PyObject *mp_req_allow_methods(PyObject *self, PyObject *args);
 PyObject *mp_req_send_http_header(PyObject *self, PyObject *unused);
 
+PyObject *mp_req_get_related(PyObject *self, void *which);
+PyObject *mp_req_get_parsed_uri(PyObject *self, void *unused);
+PyObject *mp_req_get_strings(PyObject *self, void *which);
+PyObject *mp_req_get_useragent_addr(PyObject *self, void *unused);
+
+enum { MP_REL_NEXT, MP_REL_PREV, MP_REL_MAIN };
+enum { MP_STRS_CONTENT_LANGUAGES, MP_STRS_ALLOWED_XMETHODS, MP_STRS_ALLOWED_METHODS };
+
+#define MP_REQ_HTTP_GETSET \
+    {"next", (getter)mp_req_get_related, NULL, "the request redirected to, or None", \
+     (void *)MP_REL_NEXT}, \
+    {"prev", (getter)mp_req_get_related, NULL, "the request redirected from, or None", \
+     (void *)MP_REL_PREV}, \
+    {"main", (getter)mp_req_get_related, NULL, "a subrequest's main request, or None", \
+     (void *)MP_REL_MAIN}, \
+    {"parsed_uri", (getter)mp_req_get_parsed_uri, NULL, \
+     "(scheme, hostinfo, user, password, hostname, port, path, query, fragment)", NULL}, \
+    {"content_languages", (getter)mp_req_get_strings, NULL, NULL, \
+     (void *)MP_STRS_CONTENT_LANGUAGES}, \
+    {"allowed_xmethods", (getter)mp_req_get_strings, NULL, NULL, \
+     (void *)MP_STRS_ALLOWED_XMETHODS}, \
+    {"allowed_methods", (getter)mp_req_get_strings, NULL, NULL, \
+     (void *)MP_STRS_ALLOWED_METHODS}, \
+    {"useragent_addr", (getter)mp_req_get_useragent_addr, NULL, "(ip, port)", NULL},
+
 #define MP_REQ_HTTP_METHODS \
     {"auth_type", mp_req_auth_type, METH_NOARGS, "AuthType in force, or None"}, \
     {"auth_name", mp_req_auth_name, METH_NOARGS, "AuthName in force, or None"}, \

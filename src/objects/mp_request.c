@@ -647,7 +647,7 @@ static PyMethodDef req_methods[] = {
     X(bytes_sent, 0) X(sent_bodyct, 0) X(no_cache, 1) X(no_local_copy, 1) \
     X(assbackwards, 1) X(proxyreq, 1) X(chunked, 0) X(clength, 0) \
     X(remaining, 0) X(read_length, 0) X(read_chunked, 0) X(expecting_100, 0) \
-    X(used_path_info, 1)
+    X(used_path_info, 1) X(allowed, 0) X(read_body, 0) X(eos_sent, 0)
 
 #define X(field, w, n) STR_##field,
 enum { REQ_STR_FIELDS(X) NSTR_FIELDS };
@@ -831,6 +831,7 @@ static PyGetSetDef req_getset[] = {
 #define X(field, h) {#field, (getter)get_table, NULL, NULL, (void *)(intptr_t)TABLE_##field},
     REQ_TABLES(X)
 #undef X
+    MP_REQ_HTTP_GETSET
     {"server", (getter)get_server, NULL, NULL, NULL},
     {"connection", (getter)get_connection, NULL, NULL, NULL},
     {"phase", (getter)get_obj, NULL, NULL, (void *)0},

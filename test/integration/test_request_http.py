@@ -92,3 +92,21 @@ def test_send_http_header_is_harmless(srv):
 def test_bad_arguments_raise(srv):
     assert js(srv.request("/app/x?bad")) == [
         "TypeError", "ValueError", "TypeError", "ValueError", "ValueError", "TypeError"]
+
+
+def test_request_attributes_of_3_5(srv):
+    d = js(srv.request("/app/x?attrs"))
+    assert d["path"] == "/app/x" and d["query"] == "attrs" and d["len"] == 9, d
+    # httpd fills the port in from the Host header; no scheme in "GET /app/x"
+    assert d["port"] == srv.port and d["scheme"] is None, d
+    assert d["content_languages"] is None, d
+    assert d["allowed_methods"] == [] and d["allowed_xmethods"] is None, d
+    assert isinstance(d["allowed"], int) and d["read_body"] == 0 and d["eos_sent"] == 0, d
+    assert d["useragent_addr"][0] == "127.0.0.1" and d["useragent_addr"][1] > 0, d
+    assert d["next"] is None and d["prev"] is None and d["main"] is None, d
+
+
+def test_prev_and_next_after_internal_redirect(srv):
+    d = js(srv.request("/app/x?redirect"))
+    assert d == {"prev_args": "redirect", "prev_next_is_me": True, "main": None,
+                 "prev_prev": None}, d

@@ -79,3 +79,27 @@ def do_bad(req):
         except Exception as e:
             errors.append(type(e).__name__)
     return out(req, errors)
+
+
+def do_attrs(req):
+    u = req.parsed_uri
+    return out(req, {
+        "path": u[apache.URI_PATH], "query": u[apache.URI_QUERY],
+        "port": u[apache.URI_PORT], "scheme": u[apache.URI_SCHEME], "len": len(u),
+        "content_languages": req.content_languages,
+        "allowed_xmethods": req.allowed_xmethods,
+        "allowed_methods": req.allowed_methods,
+        "allowed": req.allowed, "read_body": req.read_body, "eos_sent": req.eos_sent,
+        "useragent_addr": req.useragent_addr,
+        "next": req.next, "prev": req.prev, "main": req.main})
+
+
+def do_redirect(req):
+    req.internal_redirect("/app/x?redirected")
+    return apache.OK
+
+
+def do_redirected(req):
+    prev = req.prev
+    return out(req, {"prev_args": prev.args, "prev_next_is_me": prev.next is req,
+                     "main": req.main, "prev_prev": prev.prev})
