@@ -15,7 +15,10 @@ static int mp_post_config(apr_pool_t *pconf, apr_pool_t *plog,
      * real pass only. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
+    /* as 3.5 announced itself: mod_python/x Python/X.Y */
     ap_add_version_component(pconf, "mod_python/" MP_VERSION);
+    ap_add_version_component(pconf, "Python/" Py_STRINGIFY(PY_MAJOR_VERSION) "."
+                                    Py_STRINGIFY(PY_MINOR_VERSION));
     if (mp_python_init(s, mp_srv_conf(s)->python_home) != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR;
     mp_host_configure(s);

@@ -4,8 +4,10 @@
  * object belongs to the request it came from (mp_scope). */
 #include "objects/mp_objects.h"
 
+#include "ap_mpm.h"
 #include "http_connection.h"
 #include "http_core.h"
+#include "scoreboard.h"
 
 typedef struct {
     PyObject_HEAD
@@ -63,7 +65,26 @@ static PyObject *srv_log_error(mp_server *self, PyObject *args)
 
 enum { S_HOSTNAME, S_ADMIN, S_PORT, S_VIRTUAL, S_DEFN, S_LINE, S_ERRFN,
        S_LOGLEVEL, S_TIMEOUT, S_KATIMEOUT, S_KAMAX, S_KA, S_NAMES, S_WILD,
-       S_LIMIT_LINE, S_LIMIT_FIELDSIZE, S_LIMIT_FIELDS };
+       S_LIMIT_LINE, S_LIMIT_FIELDSIZE, S_LIMIT_FIELDS, S_NEXT, S_PATH, S_PATHLEN,
+       S_GENERATION, S_RESTART_TIME };
+
+/* The MPM's generation: graceful restarts so far. */
+static PyObject *generation(void)
+{
+    int g = 0;
+
+    ap_mpm_query(AP_MPMQ_GENERATION, &g);
+    return PyLong_FromLong(g);
+}
+
+/* When httpd last (re)started, in seconds, from the scoreboard. */
+static PyObject *restart_time(void)
+{
+    if (!ap_scoreboard_image || !ap_scoreboard_image->global)
+        Py_RETURN_NONE;
+    return PyFloat_FromDouble(ap_scoreboard_image->global->restart_time /
+                              (double)APR_USEC_PER_SEC);
+}
 
 static PyObject *array_tuple(const apr_array_header_t *a)
 {
@@ -95,7 +116,15 @@ static PyObject *srv_get(mp_server *self, void *which)
     case S_WILD: return array_tuple(s->wild_names);
     case S_LIMIT_LINE: return PyLong_FromLong(s->limit_req_line);
     case S_LIMIT_FIELDSIZE: return PyLong_FromLong(s->limit_req_fieldsize);
-    default: return PyLong_FromLong(s->limit_req_fields);
+    case S_LIMIT_FIELDS: return PyLong_FromLong(s->limit_req_fields);
+    case S_NEXT:
+        if (!s->next)
+            Py_RETURN_NONE;
+        return mp_server_new(mp_pystate_of_type(Py_TYPE(self)), s->next);
+    case S_PATH: return mp_str_from_c(s->path);
+    case S_PATHLEN: return PyLong_FromLong(s->pathlen);
+    case S_GENERATION: return generation();
+    default: return restart_time();
     }
 }
 
@@ -108,7 +137,9 @@ static PyGetSetDef srv_getset[] = {
     GET("keep_alive_timeout", S_KATIMEOUT), GET("keep_alive_max", S_KAMAX),
     GET("keep_alive", S_KA), GET("names", S_NAMES), GET("wild_names", S_WILD),
     GET("limit_req_line", S_LIMIT_LINE), GET("limit_req_fieldsize", S_LIMIT_FIELDSIZE),
-    GET("limit_req_fields", S_LIMIT_FIELDS),
+    GET("limit_req_fields", S_LIMIT_FIELDS), GET("next", S_NEXT), GET("path", S_PATH),
+    GET("pathlen", S_PATHLEN), GET("my_generation", S_GENERATION),
+    GET("restart_time", S_RESTART_TIME),
     {NULL}
 };
 #undef GET

@@ -110,3 +110,18 @@ def test_prev_and_next_after_internal_redirect(srv):
     d = js(srv.request("/app/x?redirect"))
     assert d == {"prev_args": "redirect", "prev_next_is_me": True, "main": None,
                  "prev_prev": None}, d
+
+
+def test_server_attributes_of_3_5(srv):
+    import time
+    d = js(srv.request("/app/x?server"))
+    assert d["next"] is True and d["path"] is None and d["pathlen"] == 0, d
+    assert d["generation"] >= 0, d
+    assert 0 < time.time() - d["restart_time"] < 3600, d
+
+
+def test_server_header_names_python(srv):
+    import sys
+    r = srv.request("/app/x?header")
+    want = "mod_python/4.0.0-dev Python/%d.%d" % sys.version_info[:2]
+    assert want in r.headers["Server"], r.headers["Server"]

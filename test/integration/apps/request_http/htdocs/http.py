@@ -103,3 +103,11 @@ def do_redirected(req):
     prev = req.prev
     return out(req, {"prev_args": prev.args, "prev_next_is_me": prev.next is req,
                      "main": req.main, "prev_prev": prev.prev})
+
+
+def do_server(req):
+    import mod_python.python22  # noqa: F401  (3.5 applications import it)
+    s = req.server
+    return out(req, {"next": s.next is None or s.next.server_hostname,
+                     "path": s.path, "pathlen": s.pathlen,
+                     "generation": s.my_generation, "restart_time": s.restart_time})
