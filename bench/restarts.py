@@ -37,32 +37,16 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "test", "integration"))
 from harness import MODULE, MPM_SETTINGS, Httpd, wait_for  # noqa: E402
-from run import C_MODULE, FLOOR_HELLO, FLOOR_MODULE, build_c_modules, environment  # noqa: E402
+from run import (BODY as HELLO_BODY, C_MODULE, FLOOR_HELLO, FLOOR_MODULE,  # noqa: E402
+                 HELLO, build_c_modules, environment)
 
-BODY = "Hello, world!\n"
-
-HELLO = '''
-from mod_python import apache
-BODY = b"Hello, world!\\n"
-def handler(req):
-    req.content_type = "text/plain"
-    req.set_content_length(len(BODY))
-    req.write(BODY, 0)
-    return apache.OK
-'''
+BODY = HELLO_BODY.decode()
 
 # A handler with some weight at import: what a new child's first request
-# pays after each restart.
-IMPORTS = '''
+# pays after each restart.  The same handler as bench/run.py's hello world.
+IMPORTS = """
 import decimal, email.message, http.cookies, json, urllib.parse, xml.dom.minidom
-from mod_python import apache
-BODY = b"Hello, world!\\n"
-def handler(req):
-    req.content_type = "text/plain"
-    req.set_content_length(len(BODY))
-    req.write(BODY, 0)
-    return apache.OK
-'''
+""" + HELLO
 
 # Debian's defaults (/etc/apache2/mods-available/mpm_*.conf): what a user
 # has unless they changed them.
