@@ -49,6 +49,11 @@ int mp_option_flag(const apr_table_t *options, const char *key);
 void mp_log_lines(int level, request_rec *r, server_rec *s, const char *id,
                   const char *prefix, const char *text);
 
+/* Log traceback `lines` (from mp_traceback_lines) at error level, record
+ * by record, each after `id` and "prefix: ". */
+void mp_log_traceback(const char *id, request_rec *r, server_rec *s,
+                      const char *prefix, PyObject *lines);
+
 /* Log the pending Python exception's traceback, line by line, each line
  * prefixed; clears it.  Never exits, whatever was raised (SystemExit). */
 void mp_log_exception(const char *id, request_rec *r, server_rec *s,

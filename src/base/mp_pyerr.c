@@ -26,15 +26,21 @@ void mp_log_lines(int level, request_rec *r, server_rec *s, const char *id,
     }
 }
 
+void mp_log_traceback(const char *id, request_rec *r, server_rec *s,
+                      const char *prefix, PyObject *lines)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lines); i++)
+        mp_log_lines(APLOG_ERR, r, s, id, prefix,
+                     PyUnicode_AsUTF8(PyList_GET_ITEM(lines, i)));
+    PyErr_Clear();  /* a line that was not UTF-8 is left out */
+}
+
 void mp_log_exception(const char *id, request_rec *r, server_rec *s, const char *prefix)
 {
     PyObject *lines = mp_traceback_lines();
 
-    for (Py_ssize_t i = 0; lines && i < PyList_GET_SIZE(lines); i++)
-        mp_log_lines(APLOG_ERR, r, s, id, prefix,
-                     PyUnicode_AsUTF8(PyList_GET_ITEM(lines, i)));
-    PyErr_Clear();
-    Py_XDECREF(lines);
+    mp_log_traceback(id, r, s, prefix, lines);
+    Py_DECREF(lines);
 }
 
 PyObject *mp_eval_list(const char *expr, PyObject *globals, const char *what)

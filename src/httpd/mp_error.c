@@ -89,9 +89,7 @@ int mp_report_handler_error(request_rec *r, const mp_dir_config *c, mp_phase pha
     const char *body = NULL;
     mp_interp *in;
 
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lines); i++)
-        mp_log_lines(APLOG_ERR, r, NULL, MPLOG_HANDLER_ERROR, prefix,
-                     PyUnicode_AsUTF8(PyList_GET_ITEM(lines, i)));
+    mp_log_traceback(MPLOG_HANDLER_ERROR, r, NULL, prefix, lines);
     if (c->debug > 0 && phase != MP_LOG && phase != MP_CLEANUP)
         body = debug_page(r, prefix, lines);
     PyErr_Clear();
