@@ -385,16 +385,18 @@ int mp_run_phase(request_rec *r, mp_phase phase)
 
 int mp_run_init_phase(request_rec *r, int at_post_read)
 {
+    const mp_dir_config *c = mp_dir_conf(r);
+    const apr_array_header_t *list = first_list(r, c, MP_INIT);
     void *ran = NULL;
 
-    if (at_post_read) {
-        if (!mp_dir_conf(r)->handlers[MP_INIT])
-            return DECLINED;
-        apr_pool_userdata_setn("1", INIT_RAN, NULL, r->pool);
-    } else if (apr_pool_userdata_get(&ran, INIT_RAN, r->pool) == APR_SUCCESS && ran) {
+    /* Most requests have no init handler: they leave before the lookup. */
+    if (!list)
         return DECLINED;
-    }
-    return mp_run_phase(r, MP_INIT);
+    if (at_post_read)
+        apr_pool_userdata_setn("1", INIT_RAN, NULL, r->pool);
+    else if (apr_pool_userdata_get(&ran, INIT_RAN, r->pool) == APR_SUCCESS && ran)
+        return DECLINED;
+    return run_phase(r, c, list, MP_INIT);
 }
 
 /* ------------------------------------------------------ cleanup phase */
