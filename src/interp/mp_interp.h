@@ -55,7 +55,9 @@ typedef struct mp_interp_hooks {
 } mp_interp_hooks;
 
 /* Start Python in the parent (once per process; later calls do nothing). */
-apr_status_t mp_python_init(server_rec *s, const char *home);
+/* Start Python in the parent (once: later calls only check); optimize is
+ * PythonOptimize: 1 = -OO, 0 = off, -1 = unset (off). */
+apr_status_t mp_python_init(server_rec *s, const char *home, int optimize);
 /* The hooks, and PythonInterpLimit: how many interpreters named after
  * request paths a process may have.  In the parent, before any child. */
 void mp_interp_configure(const mp_interp_hooks *hooks, int path_named_limit);

@@ -25,6 +25,22 @@ class SERVER_RETURN(Exception):
     handler with that result."""
 
 
+def _call_under_pdb(obj, arg):
+    """PythonEnablePdb On with httpd -X: run obj(arg) under pdb, on httpd's
+    terminal.  Tracing is set around the call (not pdb.runcall(), which
+    would turn a "quit" into a None result): quitting raises BdbQuit, a
+    handler error like any other."""
+    import pdb
+    debugger = pdb.Pdb()
+    debugger.reset()
+    sys.settrace(debugger.trace_dispatch)
+    try:
+        return obj(arg)
+    finally:
+        debugger.quitting = True
+        sys.settrace(None)
+
+
 def mpm_name():
     """The MPM httpd runs: 'prefork', 'worker' or 'event'."""
     return _apache.mpm_name()
