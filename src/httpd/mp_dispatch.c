@@ -387,6 +387,8 @@ static int run_list(mp_interp *in, request_rec *r, const mp_dir_config *c,
             if (!ext_matches(r, h->exts))
                 continue;
             ctx->handler_dir = h->directory;
+            ctx->handlers = l;
+            ctx->handler_index = i;
             int hrc = call_handler(in, r, ctx->req, c, phase, h);
             if (hrc == SKIPPED)
                 continue;
