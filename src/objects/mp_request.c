@@ -9,6 +9,7 @@
 #include "objects/mp_objects.h"
 #include "objects/mp_body.h"
 #include "objects/mp_req_http.h"
+#include "objects/mp_finfo.h"
 
 #include "http_core.h"
 #include "util_script.h"
@@ -832,6 +833,7 @@ static PyGetSetDef req_getset[] = {
     REQ_TABLES(X)
 #undef X
     MP_REQ_HTTP_GETSET
+    MP_REQ_FINFO_GETSET
     {"server", (getter)get_server, NULL, NULL, NULL},
     {"connection", (getter)get_connection, NULL, NULL, NULL},
     {"phase", (getter)get_obj, NULL, NULL, (void *)0},
