@@ -71,7 +71,11 @@ static PyObject *finfo_field(mp_finfo *self, Py_ssize_t i)
 {
     const apr_finfo_t *f = &self->f;
 
-    if (i == FI_VALID && !f->valid)   /* 3.5: None when nothing is */
+    /* No file: only its name and type (httpd leaves what it found of a
+     * parent directory in the other fields); 3.5 read them as None. */
+    if (f->filetype == APR_NOFILE && i != FI_FNAME && i != FI_FILETYPE)
+        Py_RETURN_NONE;
+    if (i == FI_VALID && !f->valid)
         Py_RETURN_NONE;
     if (i == FI_VALID)
         return PyLong_FromLong(f->valid);

@@ -396,16 +396,16 @@ static PyObject *tbl_copy(mp_table *self, PyObject *u)
     return (PyObject *)c;
 }
 
-/* Remove and return the last (key, value) added.  APR removes every value
- * of a key at once: the key's other values are put back, in their order. */
+/* Remove and return the last (key, value) added.  APR removes a key's
+ * values all at once: the table is refilled with the entries but the last,
+ * in their order (the strings stay in the pool). */
 static PyObject *tbl_popitem(mp_table *self, PyObject *u)
 {
     const apr_array_header_t *a;
     const apr_table_entry_t *e;
-    apr_table_entry_t *others;
+    apr_table_entry_t *keep;
     PyObject *pair;
-    const char *key;
-    int n = 0;
+    int n;
 
     if (!table_alive(self))
         return NULL;
@@ -415,21 +415,18 @@ static PyObject *tbl_popitem(mp_table *self, PyObject *u)
         PyErr_SetString(PyExc_KeyError, "popitem(): table is empty");
         return NULL;
     }
-    key = e[a->nelts - 1].key;
-    if (!(pair = Py_BuildValue("(NN)", mp_str_from_c(key), mp_str_from_c(e[a->nelts - 1].val))))
+    n = a->nelts - 1;
+    if (!(pair = Py_BuildValue("(NN)", mp_str_from_c(e[n].key), mp_str_from_c(e[n].val))))
         return NULL;
-    if (!(others = PyMem_New(apr_table_entry_t, a->nelts))) {
+    if (!(keep = PyMem_New(apr_table_entry_t, n + 1))) {
         Py_DECREF(pair);
         return PyErr_NoMemory();
     }
-    for (int i = 0; i < a->nelts - 1; i++)
-        if (e[i].key && !strcasecmp(e[i].key, key))
-            others[n++] = e[i];
-    /* the strings stay in the pool: unset only drops the entries */
-    apr_table_unset(self->t, key);
+    memcpy(keep, e, n * sizeof(*keep));
+    apr_table_clear(self->t);
     for (int i = 0; i < n; i++)
-        apr_table_addn(self->t, others[i].key, others[i].val);
-    PyMem_Free(others);
+        apr_table_addn(self->t, keep[i].key, keep[i].val);
+    PyMem_Free(keep);
     return pair;
 }
 
@@ -451,8 +448,18 @@ static PyObject *tbl_iteritems(mp_table *self, PyObject *u) { return iter_over(s
 
 /* ------------------------------------------------------------ compare, repr */
 
-/* The dict a table reads as: each key (as first spelled) to t[key], a
- * list for a repeated key. */
+/* A key as compared: str.lower() of it, as a case-insensitive mapping's
+ * keys compare; other objects as they are.  A new reference. */
+static PyObject *folded(PyObject *k)
+{
+    if (PyUnicode_Check(k))
+        return PyObject_CallMethod(k, "lower", NULL);
+    Py_INCREF(k);
+    return k;
+}
+
+/* The dict a table reads as, for comparisons: each key (folded) to
+ * t[key], a list for a repeated key. */
 static PyObject *as_dict(mp_table *self)
 {
     const apr_array_header_t *a;
@@ -473,6 +480,7 @@ static PyObject *as_dict(mp_table *self)
             continue;
         apr_table_do(collect_one, &c, self->t, e[i].key, NULL);
         k = mp_str_from_c(e[i].key);
+        Py_XSETREF(k, k ? folded(k) : NULL);
         rc = k && c.out ? PyDict_SetItem(d, k, c.out) : -1;
         Py_XDECREF(k);
         Py_XDECREF(c.out);
@@ -484,7 +492,22 @@ static PyObject *as_dict(mp_table *self)
     return d;
 }
 
-/* As 3.5: compared as dicts, with a table or a dict (so < raises). */
+/* A dict with its keys folded. */
+static PyObject *folded_dict(PyObject *src)
+{
+    PyObject *d = PyDict_New(), *k, *v, *fk;
+    Py_ssize_t pos = 0;
+
+    while (d && PyDict_Next(src, &pos, &k, &v)) {
+        if (!(fk = folded(k)) || PyDict_SetItem(d, fk, v) < 0)
+            Py_CLEAR(d);
+        Py_XDECREF(fk);
+    }
+    return d;
+}
+
+/* As 3.5, compared as the dicts they read as, with a table or a dict (so
+ * < raises TypeError); keys case-insensitively, as the table has them. */
 static PyObject *tbl_richcompare(mp_table *self, PyObject *other, int op)
 {
     PyObject *a, *b, *r = NULL;
@@ -493,7 +516,7 @@ static PyObject *tbl_richcompare(mp_table *self, PyObject *other, int op)
         Py_RETURN_NOTIMPLEMENTED;
     if (!(a = as_dict(self)))
         return NULL;
-    b = mp_table_get(other) ? as_dict((mp_table *)other) : Py_NewRef(other);
+    b = mp_table_get(other) ? as_dict((mp_table *)other) : folded_dict(other);
     if (b)
         r = PyObject_RichCompare(a, b, op);
     Py_DECREF(a);
