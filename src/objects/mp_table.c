@@ -479,7 +479,7 @@ static PyObject *as_dict(mp_table *self)
         if (!e[i].key || j < i)   /* a later value of a key already in */
             continue;
         apr_table_do(collect_one, &c, self->t, e[i].key, NULL);
-        k = mp_str_from_c(e[i].key);
+        k = PyErr_Occurred() ? NULL : mp_str_from_c(e[i].key);  /* no memory */
         Py_XSETREF(k, k ? folded(k) : NULL);
         rc = k && c.out ? PyDict_SetItem(d, k, c.out) : -1;
         Py_XDECREF(k);
