@@ -123,6 +123,7 @@ typedef struct mp_pystate {
     PyObject *module;        /* _apache, kept for the interpreter's life */
     PyTypeObject *table_type, *request_type, *server_type, *conn_type;
     PyTypeObject *hlist_type;
+    PyTypeObject *finfo_type;
     PyObject *importer;      /* mp_importer */
     PyObject *apache;        /* the mod_python.apache module */
     PyObject *server_return; /* apache.SERVER_RETURN */

@@ -10,6 +10,7 @@
 #include "objects/mp_body.h"
 #include "objects/mp_req_http.h"
 #include "objects/mp_hlist.h"
+#include "objects/mp_finfo.h"
 
 #include "http_core.h"
 
@@ -803,6 +804,7 @@ static PyGetSetDef req_getset[] = {
 #undef X
     MP_REQ_HTTP_GETSET
     MP_REQ_HLIST_GETSET
+    MP_REQ_FINFO_GETSET
     {"server", (getter)get_server, NULL, NULL, NULL},
     {"connection", (getter)get_connection, NULL, NULL, NULL},
     {"phase", (getter)get_obj, NULL, NULL, (void *)0},

@@ -198,3 +198,17 @@ DIR_MAGIC_TYPE = "httpd/unix-directory"
 REQUEST_NO_BODY = 0
 REQUEST_CHUNKED_ERROR = 1
 REQUEST_CHUNKED_DECHUNK = 2
+
+# Files (req.finfo, stat()), the parsed configuration, as in 3.5: the file
+# type (APR_NOFILE..APR_UNKFILE), stat()'s masks (APR_FINFO_*), the indexes
+# into an mp_finfo (FINFO_*) and req.used_path_info's AP_REQ_*_PATH_INFO
+# come from _apache, which takes them from APR's and httpd's headers.
+from _apache import stat, config_tree
+for _name in dir(_apache):
+    if _name.startswith(("APR_", "FINFO_", "AP_REQ_")):
+        globals()[_name] = getattr(_apache, _name)
+del _name
+
+# legacy results of mod_python 2
+REQ_ABORTED = HTTP_INTERNAL_SERVER_ERROR
+REQ_EXIT = "REQ_EXIT"
