@@ -187,6 +187,26 @@ static const char *handler_directory(cmd_parms *cmd)
     return NULL;
 }
 
+/* The `<Location /x>` a handler directive is in (or in a <Files> or <If>
+ * inside it), as written; NULL elsewhere, and for regex and wildcard
+ * locations.  req.build_wsgi_env() splits the URI there, as 3.5 did. */
+static const char *handler_location(cmd_parms *cmd)
+{
+    const ap_directive_t *d = cmd->directive ? cmd->directive->parent : NULL;
+    const char *args;
+    char *loc, *end;
+
+    while (d && is_wrapper(d))
+        d = d->parent;
+    if (!is_section(d, "<Location"))
+        return NULL;
+    args = d->args;
+    loc = ap_getword_conf(cmd->pool, &args);
+    if ((end = strrchr(loc, '>')))
+        *end = '\0';
+    return *loc && loc[0] != '~' && !apr_fnmatch_test(loc) ? loc : NULL;
+}
+
 /* Directives outside any section apply to the server config too, so that
  * code outside requests (PythonImport, module scope) sees them. */
 static mp_dir_config *server_side(cmd_parms *cmd)
@@ -205,6 +225,7 @@ static const char *handler_cmd(cmd_parms *cmd, void *mconfig, const char *args)
     const mp_phase_info *info = &mp_phases[phase];
     apr_array_header_t *exts = NULL, *list;
     const char *w, *dir = handler_directory(cmd);
+    const char *loc = handler_location(cmd);
     int n = 0;
 
     list = conf->handlers[phase] ? conf->handlers[phase]
@@ -232,6 +253,7 @@ static const char *handler_cmd(cmd_parms *cmd, void *mconfig, const char *args)
         mp_handler *h = apr_array_push(list);
         h->spec = w;
         h->directory = dir;
+        h->location = loc;
         h->exts = exts;
         h->id = ++last_handler_id;
         if (mp_parse_handler_spec(cmd->pool, w, info->callable, &h->module,

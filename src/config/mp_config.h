@@ -38,6 +38,8 @@ typedef struct {
     const char *module;      /* "mod" */
     const char *object;      /* "obj", or the phase's default */
     const char *directory;   /* handler directory with trailing '/', or NULL */
+    const char *location;    /* the <Location> it is in, as written, or NULL
+                                (build_wsgi_env()'s base URI) */
     apr_array_header_t *exts;/* ".ext" filters (const char *), or NULL */
     unsigned id;             /* unique in the process for configured
                                 handlers (their Python names are cached by

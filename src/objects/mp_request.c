@@ -9,6 +9,7 @@
 #include "objects/mp_objects.h"
 #include "objects/mp_body.h"
 #include "objects/mp_req_http.h"
+#include "objects/mp_req_wsgi.h"
 
 #include "http_core.h"
 #include "util_script.h"
@@ -38,6 +39,7 @@ struct mp_request {
     PyObject *interpreter;
     mp_imp_request imp;      /* importer: one module per path per request */
     mp_body body;            /* req.read() and co. (mp_body.c) */
+    mp_req_wsgi wsgi;        /* mp_req_wsgi.c's members */
 };
 
 /* Everything a request leaves behind, so that the object can serve
@@ -50,6 +52,7 @@ static void req_reset(mp_request *self)
     Py_CLEAR(self->server);
     Py_CLEAR(self->connection);
     mp_body_release(&self->body);
+    memset(&self->wsgi, 0, sizeof(self->wsgi));
     Py_INCREF(Py_None);
     self->phase = Py_None;
     Py_DECREF(phase);
@@ -116,6 +119,7 @@ static PyObject *request_new(request_rec *r, mp_interp *in)
     Py_INCREF(self->interpreter);
     memset(&self->imp, 0, sizeof(self->imp));
     memset(&self->body, 0, sizeof(self->body));
+    memset(&self->wsgi, 0, sizeof(self->wsgi));
     return (PyObject *)self;
 }
 
@@ -258,6 +262,11 @@ request_rec *mp_request_rec(PyObject *req)
     return live((mp_request *)req);
 }
 
+mp_req_wsgi *mp_request_wsgi(PyObject *req)
+{
+    return &((mp_request *)req)->wsgi;
+}
+
 /* ------------------------------------------------------------ output */
 
 /* Small unflushed writes only append to httpd's buffer: giving the GIL up
@@ -332,6 +341,8 @@ static PyObject *req_write(mp_request *self, PyObject *const *args, Py_ssize_t n
         rc = ap_rflush(r);
     if (in)
         mp_interp_resume(in);
+    if (rc >= 0)
+        self->wsgi.bytes_queued += buf.len;
     PyBuffer_Release(&buf);
     if (rc < 0) {
         PyErr_SetString(PyExc_OSError, "Write failed, client closed connection.");
@@ -411,6 +422,7 @@ static PyObject *req_sendfile(mp_request *self, PyObject *args)
     if (!problem && n > 0)
         st = ap_send_fd(fd, r, (apr_off_t)offset, (apr_size_t)n, &sent);
     mp_interp_resume(in);
+    self->wsgi.bytes_queued += sent;
     if (problem && *problem)
         PyErr_Format(PyExc_ValueError, "sendfile: %s", problem);
     else if (st != APR_SUCCESS)
@@ -626,6 +638,7 @@ static PyMethodDef req_methods[] = {
     {"add_common_vars", (PyCFunction)req_add_common_vars, METH_NOARGS, NULL},
     {"add_cgi_vars", (PyCFunction)req_add_cgi_vars, METH_NOARGS, NULL},
     MP_REQ_HTTP_METHODS
+    MP_REQ_WSGI_METHODS
     {NULL}
 };
 
@@ -645,7 +658,7 @@ static PyMethodDef req_methods[] = {
 #define REQ_INT_FIELDS(X) \
     X(status, 1) X(proto_num, 0) X(header_only, 0) X(method_number, 0) \
     X(bytes_sent, 0) X(sent_bodyct, 0) X(no_cache, 1) X(no_local_copy, 1) \
-    X(assbackwards, 1) X(proxyreq, 1) X(chunked, 0) X(clength, 0) \
+    X(assbackwards, 1) X(proxyreq, 1) X(chunked, 1) X(clength, 0) \
     X(remaining, 0) X(read_length, 0) X(read_chunked, 0) X(expecting_100, 0) \
     X(used_path_info, 1) X(allowed, 0) X(read_body, 0) X(eos_sent, 0)
 
@@ -691,9 +704,10 @@ static int set_str(mp_request *self, PyObject *v, void *idx)
     }
     if (v != Py_None && !(s = mp_str_to_c(r->pool, v, "request attribute", 1)))
         return -1;
-    if (f == &str_fields[STR_content_type])
+    if (f == &str_fields[STR_content_type]) {
         ap_set_content_type(r, s);
-    else
+        self->wsgi.content_type_set = 1;
+    } else
         *(const char **)((char *)r + f->off) = s;
     return 0;
 }
@@ -738,14 +752,12 @@ static int set_int(mp_request *self, PyObject *v, void *idx)
         PyErr_Format(PyExc_TypeError, "an int is required, not %s", Py_TYPE(v)->tp_name);
         return -1;
     }
+    /* Any C int, status too, as in 3.5: httpd answers 500 for a status it
+     * cannot send (tried from 0, -1 and 99 to 600 and INT_MAX). */
     n = PyLong_AsLong(v);
     if ((n == -1 && PyErr_Occurred()) || n < INT_MIN || n > INT_MAX) {
         PyErr_Clear();
         PyErr_Format(PyExc_ValueError, "value %R out of range", v);
-        return -1;
-    }
-    if (f == &int_fields[INT_status] && !ap_is_HTTP_VALID_RESPONSE(n)) {
-        PyErr_Format(PyExc_ValueError, "status %ld is not an HTTP status (100-599)", n);
         return -1;
     }
     *(int *)((char *)r + f->off) = (int)n;
@@ -832,6 +844,7 @@ static PyGetSetDef req_getset[] = {
     REQ_TABLES(X)
 #undef X
     MP_REQ_HTTP_GETSET
+    MP_REQ_WSGI_GETSET
     {"server", (getter)get_server, NULL, NULL, NULL},
     {"connection", (getter)get_connection, NULL, NULL, NULL},
     {"phase", (getter)get_obj, NULL, NULL, (void *)0},
@@ -901,11 +914,12 @@ static PyType_Slot req_slots[] = {
     {Py_tp_methods, req_methods},
     {Py_tp_getset, req_getset},
     {Py_tp_members, req_members},
+    MP_REQ_WSGI_SLOTS
     {0, NULL}
 };
 
 static PyType_Spec req_spec = {
-    .name = "mod_python.request",
+    .name = "mod_python.mp_request",   /* __name__ mp_request, as in 3.5 */
     .basicsize = sizeof(mp_request),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
              Py_TPFLAGS_DISALLOW_INSTANTIATION | Py_TPFLAGS_IMMUTABLETYPE,
