@@ -19,7 +19,7 @@ def handler(req):
     if env is None:
         # mod_python.wsgi declines; a status the test can see instead
         return apache.HTTP_NOT_FOUND
-    app = APPS[(req.args or "environ").split("&")[0]]
+    app = APPS[(req.args or "environ").split("&")[-1]]
     response = app(env, req.wsgi_start_response)
     try:
         for data in response:
@@ -58,7 +58,9 @@ def environ_app(environ, start_response):
     d = {k: plain(v) for k, v in environ.items()}
     d["input_type"] = type(req).__name__
     errors = environ["wsgi.errors"]
-    d["errors_is_stderr"] = getattr(errors, "errors", errors) is sys.stderr
+    if type(errors).__name__ == "ErrorWrapper":   # the validator's
+        errors = errors.errors
+    d["errors_is_stderr"] = errors is sys.stderr
     d["str_values"] = all(type(v) is str for k, v in environ.items() if "." not in k)
     d["req.path_info"] = req.path_info
     d["req.subprocess_env"] = {k: req.subprocess_env.get(k)
@@ -205,6 +207,7 @@ APPS = {
     "environ": environ_app,
     "hello": hello_app,
     "echo": validator(echo_app),
+    "echo_plain": echo_app,   # iterates over the request object itself
     "validated_env": validator(environ_app),
     "validated_hello": validator(hello_app),
     "twice": twice_app,
