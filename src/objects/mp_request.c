@@ -49,8 +49,6 @@ static void req_reset(mp_request *self)
     PyObject *phase = self->phase;
 
     req_clear(self);
-    Py_CLEAR(self->server);
-    Py_CLEAR(self->connection);
     mp_body_release(&self->body);
     memset(&self->wsgi, 0, sizeof(self->wsgi));
     Py_INCREF(Py_None);
@@ -862,6 +860,8 @@ static int req_traverse(mp_request *self, visitproc visit, void *arg)
     Py_VISIT(self->dict);
     for (int i = 0; i < NTABLES; i++)
         Py_VISIT(self->tables[i]);
+    Py_VISIT(self->server);      /* their attributes may refer back */
+    Py_VISIT(self->connection);
     return mp_imp_request_traverse(&self->imp, visit, arg);
 }
 
@@ -870,6 +870,8 @@ static int req_clear(mp_request *self)
     Py_CLEAR(self->dict);
     for (int i = 0; i < NTABLES; i++)
         Py_CLEAR(self->tables[i]);
+    Py_CLEAR(self->server);
+    Py_CLEAR(self->connection);
     mp_imp_request_clear(&self->imp);
     return 0;
 }
@@ -880,8 +882,6 @@ static void req_dealloc(mp_request *self)
 
     PyObject_GC_UnTrack(self);
     req_clear(self);
-    Py_XDECREF(self->server);
-    Py_XDECREF(self->connection);
     Py_XDECREF(self->phase);
     Py_XDECREF(self->interpreter);
     mp_body_release(&self->body);

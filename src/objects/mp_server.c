@@ -23,6 +23,7 @@ typedef struct {
     PyObject_HEAD
     mp_scope *scope;
     PyObject *notes;
+    PyObject *base_server;   /* made on first use, kept as 3.5's */
 } mp_conn;
 
 /* ------------------------------------------------------------ server */
@@ -217,13 +218,14 @@ PyTypeObject *mp_server_type_new(PyObject *module)
 
 PyObject *mp_conn_new(mp_pystate *st, mp_scope *scope)
 {
-    mp_conn *self = PyObject_New(mp_conn, st->conn_type);
+    mp_conn *self = PyObject_GC_New(mp_conn, st->conn_type);
 
-    if (self) {
-        self->scope = scope;
-        mp_scope_incref(scope);
-        self->notes = NULL;
-    }
+    if (!self)
+        return NULL;
+    self->scope = scope;
+    mp_scope_incref(scope);
+    self->notes = self->base_server = NULL;
+    PyObject_GC_Track(self);
     return (PyObject *)self;
 }
 
@@ -264,7 +266,12 @@ static PyObject *conn_get(mp_conn *self, void *which)
     case C_ABORTED: return PyBool_FromLong(c->aborted);
     case C_LOGNAME: return mp_str_from_c(c->remote_logname);
     case C_BASE_SERVER:
-        return mp_server_new(mp_pystate_of_type(Py_TYPE(self)), c->base_server);
+        /* one object, so that attributes set on it stay (3.5) */
+        if (!self->base_server)
+            self->base_server = mp_server_new(mp_pystate_of_type(Py_TYPE(self)),
+                                              c->base_server);
+        Py_XINCREF(self->base_server);
+        return self->base_server;
     case C_DOUBLE_REVERSE: return PyLong_FromLong(c->double_reverse);
     /* a capsule without a name, as 3.5's; good while the request lasts */
     case C_CAPSULE: return PyCapsule_New(c, NULL, NULL);
@@ -325,19 +332,36 @@ static PyMethodDef conn_methods[] = {
     {NULL}
 };
 
-/* Not a GC type: its notes table refers to no Python object. */
+/* A GC type: its base_server's attributes may refer back to it. */
+static int conn_traverse(mp_conn *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->base_server);
+    return 0;
+}
+
+static int conn_clear(mp_conn *self)
+{
+    Py_CLEAR(self->base_server);
+    return 0;
+}
+
 static void conn_dealloc(mp_conn *self)
 {
     PyTypeObject *type = Py_TYPE(self);
 
+    PyObject_GC_UnTrack(self);
+    conn_clear(self);
     Py_XDECREF(self->notes);
     mp_scope_decref(self->scope);
-    PyObject_Free(self);
+    PyObject_GC_Del(self);
     Py_DECREF(type);
 }
 
 static PyType_Slot conn_slots[] = {
     {Py_tp_dealloc, conn_dealloc},
+    {Py_tp_traverse, conn_traverse},
+    {Py_tp_clear, conn_clear},
     {Py_tp_getset, conn_getset},
     {Py_tp_methods, conn_methods},
     {0, NULL}
@@ -346,8 +370,8 @@ static PyType_Slot conn_slots[] = {
 static PyType_Spec conn_spec = {
     .name = "mod_python.mp_conn",      /* __name__ mp_conn, as in 3.5 */
     .basicsize = sizeof(mp_conn),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION |
-             Py_TPFLAGS_IMMUTABLETYPE,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = conn_slots,
 };
 

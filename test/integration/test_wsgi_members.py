@@ -311,6 +311,11 @@ def test_server_takes_attributes_for_the_request(srv):
                      "dict": ["counter", "me"], "main": False}
 
 
+def test_cycles_through_server_and_connection_are_freed(srv):
+    assert srv.request("/app/x?cycle").body == b"same base_server: 1"
+    assert wait_for(lambda: js(srv.request("/app/x?collected")) == 0)
+
+
 def test_type_names_of_3_5(srv):
     assert js(srv.request("/app/x?types")) == ["mp_request", "mp_conn", "mp_server",
                                                "mp_server"]

@@ -120,6 +120,25 @@ def do_server_attrs(req, arg):
                      "main": hasattr(apache.main_server, "counter")})
 
 
+def do_cycle(req, arg):
+    """Cycles through the server and connection objects' attributes."""
+    req.server.req = req
+    req.connection.base_server.conn = req.connection
+    req.connection.base_server.req = req
+    req.write("same base_server: %d" % (req.connection.base_server is
+                                        req.connection.base_server))
+    return apache.OK
+
+
+def do_collected(req, arg):
+    """After the cycles' request: the GC frees its request object."""
+    import gc
+    gc.collect()
+    n = sum(1 for o in gc.get_objects()
+            if type(o).__name__ == "mp_request" and o is not req)
+    return out(req, n)
+
+
 def do_types(req, arg):
     return out(req, [type(req).__name__, type(req.connection).__name__,
                      type(req.server).__name__, type(apache.main_server).__name__])
