@@ -152,6 +152,7 @@ static int env_from_table(PyObject *env, const apr_table_t *t)
 static int env_add_wsgi(PyObject *env, PyObject *self, request_rec *r)
 {
     const char *auth = apr_table_get(r->headers_in, "Authorization");
+    const char *scheme = ap_http_scheme(r);
     PyObject *errors = PySys_GetObject("stderr");   /* borrowed */
     int threaded = 0, forked = 0, rc;
     PyObject *w, *v;
@@ -164,7 +165,7 @@ static int env_add_wsgi(PyObject *env, PyObject *self, request_rec *r)
                       "wsgi.multithread", threaded != AP_MPMQ_NOT_SUPPORTED ? Py_True : Py_False,
                       "wsgi.multiprocess", forked != AP_MPMQ_NOT_SUPPORTED ? Py_True : Py_False,
                       "wsgi.run_once", Py_False,
-                      "wsgi.url_scheme", strcmp(ap_http_scheme(r), "https") ? "http" : "https");
+                      "wsgi.url_scheme", scheme && !strcmp(scheme, "https") ? "https" : "http");
     if (!w)
         return -1;
     rc = PyDict_Update(env, w);

@@ -2,7 +2,7 @@
 applications as mod_python 3.5's mod_python.wsgi runs them (one checked by
 wsgiref.validate), and the request's small members of 3.5 (_bytes_queued,
 _content_type_set, the capsules, chunked, status, double_reverse, server
-attributes, type names): event and prefork."""
+attributes, type names): event, prefork and worker."""
 import http.client
 import json
 import time
@@ -12,7 +12,7 @@ import pytest
 from harness import Httpd, one_child, wait_for
 
 
-@pytest.fixture(scope="module", params=["event", "prefork"])
+@pytest.fixture(scope="module", params=["event", "prefork", "worker"])
 def srv(request):
     h = Httpd(request.param)
     try:
@@ -74,7 +74,10 @@ def test_location_is_the_script_name(srv):
     assert split(environ(srv, "/wsgi")) == ("/wsgi", "")
     assert split(environ(srv, "/wsgi/")) == ("/wsgi", "/")
     # <Location /slash/>: the trailing slash is not part of SCRIPT_NAME
-    assert split(environ(srv, "/slash/x/")) == ("/slash", "/x/")
+    env = environ(srv, "/slash/x/")
+    assert split(env) == ("/slash", "/x/")
+    # REQUEST_URI as ap_add_cgi_vars() has it, CGIVar too
+    assert env["REQUEST_URI"] == "/slash/x/"
 
 
 def test_base_uri_option_wins_over_location(srv):
