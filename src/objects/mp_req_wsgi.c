@@ -26,9 +26,9 @@ static PyObject *native_str(const char *s)
     return PyUnicode_DecodeLatin1(s ? s : "", s ? (Py_ssize_t)strlen(s) : 0, NULL);
 }
 
-/* The <Location> the handlers of the phase being run (PythonHandler when
- * none is) are configured in, or NULL. */
-static const char *phase_location(const mp_dir_config *c, PyObject *self)
+/* The base URI of the <Location> the handlers of the phase being run
+ * (PythonHandler when none is) are configured in, or NULL. */
+static const char *phase_base_uri(const mp_dir_config *c, PyObject *self)
 {
     PyObject *phase = PyObject_GetAttrString(self, "phase");
     const apr_array_header_t *l;
@@ -42,7 +42,7 @@ static const char *phase_location(const mp_dir_config *c, PyObject *self)
     PyErr_Clear();   /* no phase: PythonHandler's */
     Py_XDECREF(phase);
     l = c->handlers[i];
-    return l && l->nelts ? APR_ARRAY_IDX(l, 0, mp_handler).location : NULL;
+    return l && l->nelts ? APR_ARRAY_IDX(l, 0, mp_handler).base_uri : NULL;
 }
 
 /* Where the application is mounted (SCRIPT_NAME), 3.5's rule: PythonOption
@@ -52,22 +52,15 @@ static const char *phase_location(const mp_dir_config *c, PyObject *self)
 static const char *wsgi_base(request_rec *r, PyObject *self)
 {
     const char *base = apr_table_get(mp_dir_conf(r)->options, OPT_BASE_URI);
-    size_t n;
 
-    if (base) {
-        if (*base && base[strlen(base) - 1] == '/') {
-            PyErr_Format(PyExc_ValueError, "PythonOption '" OPT_BASE_URI "' ('%s') "
-                         "must not end with '/'", base);
-            return NULL;
-        }
-        return base;
+    if (base && *base && base[strlen(base) - 1] == '/') {
+        PyErr_Format(PyExc_ValueError, "PythonOption '" OPT_BASE_URI "' ('%s') "
+                     "must not end with '/'", base);
+        return NULL;
     }
-    if (!(base = phase_location(mp_dir_conf(r), self)))
-        return "";
-    n = strlen(base);
-    while (n && base[n - 1] == '/')
-        n--;
-    return apr_pstrmemdup(r->pool, base, n);
+    if (!base)
+        base = phase_base_uri(mp_dir_conf(r), self);
+    return base ? base : "";
 }
 
 /* Where PATH_INFO starts in `uri`: after `base` when the URI is under it
