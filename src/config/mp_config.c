@@ -213,6 +213,25 @@ static const char *handler_location(cmd_parms *cmd)
     return apr_pstrndup(cmd->pool, loc, strcspn(loc, ">"));
 }
 
+/* The base URI of the WSGI applications of a handler in `<Location /x>`
+ * (`location`, any wrappers skipped): "/x" without a trailing '/', "" for
+ * "/"; NULL elsewhere, and for regex and wildcard locations.
+ * req.build_wsgi_env() splits the URI there, as 3.5 did. */
+static const char *handler_base_uri(cmd_parms *cmd, const char *location)
+{
+    const ap_directive_t *d = cmd->directive ? cmd->directive->parent : NULL;
+    size_t n;
+
+    for (; d && is_wrapper(d); d = d->parent)
+        ;
+    if (!location || !is_section(d, "<Location") || location[0] == '~' ||
+        apr_fnmatch_test(location))
+        return NULL;
+    for (n = strlen(location); n && location[n - 1] == '/'; n--)
+        ;
+    return apr_pstrndup(cmd->pool, location, n);
+}
+
 /* Configuration is read in the parent, by one thread: ids only grow, so a
  * handler of an earlier generation never shares one with a newer. */
 static unsigned last_handler_id;
@@ -224,6 +243,7 @@ const char *mp_handler_init(cmd_parms *cmd, mp_handler *h, const char *spec,
     h->spec = spec;
     h->directory = handler_directory(cmd);
     h->location = handler_location(cmd);
+    h->base_uri = handler_base_uri(cmd, h->location);
     h->id = ++last_handler_id;
     if (mp_parse_handler_spec(cmd->pool, spec, deflt, &h->module, &h->object) < 0)
         return apr_psprintf(cmd->pool, "invalid handler '%s' (expected "

@@ -41,6 +41,8 @@ typedef struct {
     apr_array_header_t *exts;/* ".ext" filters (const char *), or NULL */
     const char *location;    /* the <Location> path it was configured in,
                                 or NULL (req.hlist.directory, as 3.5) */
+    const char *base_uri;    /* that path when literal, without a trailing
+                                '/', or NULL (build_wsgi_env()'s base) */
     unsigned id;             /* unique in the process for configured
                                 handlers (their Python names are cached by
                                 it); 0 for req.add_handler()'s */

@@ -9,6 +9,7 @@
 #include "objects/mp_objects.h"
 #include "objects/mp_body.h"
 #include "objects/mp_req_http.h"
+#include "objects/mp_req_wsgi.h"
 #include "objects/mp_hlist.h"
 #include "objects/mp_finfo.h"
 
@@ -42,6 +43,7 @@ struct mp_request {
                                 live; these are this request's own) */
     mp_imp_request imp;      /* importer: one module per path per request */
     mp_body body;            /* req.read() and co. (mp_body.c) */
+    mp_req_wsgi wsgi;        /* mp_req_wsgi.c's members */
 };
 
 /* Everything a request leaves behind, so that the object can serve
@@ -51,9 +53,8 @@ static void req_reset(mp_request *self)
     PyObject *phase = self->phase;
 
     req_clear(self);
-    Py_CLEAR(self->server);
-    Py_CLEAR(self->connection);
     mp_body_release(&self->body);
+    memset(&self->wsgi, 0, sizeof(self->wsgi));
     Py_INCREF(Py_None);
     self->phase = Py_None;
     Py_DECREF(phase);
@@ -121,6 +122,7 @@ static PyObject *request_new(request_rec *r, mp_interp *in)
     Py_INCREF(self->interpreter);
     memset(&self->imp, 0, sizeof(self->imp));
     memset(&self->body, 0, sizeof(self->body));
+    memset(&self->wsgi, 0, sizeof(self->wsgi));
     return (PyObject *)self;
 }
 
@@ -286,6 +288,11 @@ request_rec *mp_request_rec(PyObject *req)
     return live((mp_request *)req);
 }
 
+mp_req_wsgi *mp_request_wsgi(PyObject *req)
+{
+    return &((mp_request *)req)->wsgi;
+}
+
 /* ------------------------------------------------------------ output */
 
 /* Small unflushed writes only append to httpd's buffer: giving the GIL up
@@ -360,6 +367,8 @@ static PyObject *req_write(mp_request *self, PyObject *const *args, Py_ssize_t n
         rc = ap_rflush(r);
     if (in)
         mp_interp_resume(in);
+    if (rc >= 0)
+        self->wsgi.bytes_queued += buf.len;
     PyBuffer_Release(&buf);
     if (rc < 0) {
         PyErr_SetString(PyExc_OSError, "Write failed, client closed connection.");
@@ -439,6 +448,7 @@ static PyObject *req_sendfile(mp_request *self, PyObject *args)
     if (!problem && n > 0)
         st = ap_send_fd(fd, r, (apr_off_t)offset, (apr_size_t)n, &sent);
     mp_interp_resume(in);
+    self->wsgi.bytes_queued += sent;
     if (problem && *problem)
         PyErr_Format(PyExc_ValueError, "sendfile: %s", problem);
     else if (st != APR_SUCCESS)
@@ -597,6 +607,7 @@ static PyMethodDef req_methods[] = {
     {"add_handler", (PyCFunction)req_add_handler, METH_VARARGS,
      "add_handler(phase, handler[, dir])"},
     MP_REQ_HTTP_METHODS
+    MP_REQ_WSGI_METHODS
     {NULL}
 };
 
@@ -616,7 +627,7 @@ static PyMethodDef req_methods[] = {
 #define REQ_INT_FIELDS(X) \
     X(status, 1) X(proto_num, 0) X(header_only, 0) X(method_number, 0) \
     X(bytes_sent, 0) X(sent_bodyct, 0) X(no_cache, 1) X(no_local_copy, 1) \
-    X(assbackwards, 1) X(proxyreq, 1) X(chunked, 0) X(clength, 0) \
+    X(assbackwards, 1) X(proxyreq, 1) X(chunked, 1) X(clength, 0) \
     X(remaining, 0) X(read_length, 0) X(read_chunked, 0) X(expecting_100, 0) \
     X(used_path_info, 1) X(allowed, 0) X(read_body, 0) X(eos_sent, 0)
 
@@ -662,9 +673,10 @@ static int set_str(mp_request *self, PyObject *v, void *idx)
     }
     if (v != Py_None && !(s = mp_str_to_c(r->pool, v, "request attribute", 1)))
         return -1;
-    if (f == &str_fields[STR_content_type])
+    if (f == &str_fields[STR_content_type]) {
         ap_set_content_type(r, s);
-    else
+        self->wsgi.content_type_set = 1;
+    } else
         *(const char **)((char *)r + f->off) = s;
     return 0;
 }
@@ -709,14 +721,12 @@ static int set_int(mp_request *self, PyObject *v, void *idx)
         PyErr_Format(PyExc_TypeError, "an int is required, not %s", Py_TYPE(v)->tp_name);
         return -1;
     }
+    /* Any C int, status too, as in 3.5: httpd answers 500 for a status it
+     * cannot send (tried from 0, -1 and 99 to 600 and INT_MAX). */
     n = PyLong_AsLong(v);
     if ((n == -1 && PyErr_Occurred()) || n < INT_MIN || n > INT_MAX) {
         PyErr_Clear();
         PyErr_Format(PyExc_ValueError, "value %R out of range", v);
-        return -1;
-    }
-    if (f == &int_fields[INT_status] && !ap_is_HTTP_VALID_RESPONSE(n)) {
-        PyErr_Format(PyExc_ValueError, "status %ld is not an HTTP status (100-599)", n);
         return -1;
     }
     *(int *)((char *)r + f->off) = (int)n;
@@ -803,6 +813,7 @@ static PyGetSetDef req_getset[] = {
     REQ_TABLES(X)
 #undef X
     MP_REQ_HTTP_GETSET
+    MP_REQ_WSGI_GETSET
     MP_REQ_HLIST_GETSET
     MP_REQ_FINFO_GETSET
     {"server", (getter)get_server, NULL, NULL, NULL},
@@ -824,6 +835,8 @@ static int req_traverse(mp_request *self, visitproc visit, void *arg)
     Py_VISIT(self->conf[1]);
     for (int i = 0; i < NTABLES; i++)
         Py_VISIT(self->tables[i]);
+    Py_VISIT(self->server);      /* their attributes may refer back */
+    Py_VISIT(self->connection);
     return mp_imp_request_traverse(&self->imp, visit, arg);
 }
 
@@ -834,6 +847,8 @@ static int req_clear(mp_request *self)
     Py_CLEAR(self->conf[1]);
     for (int i = 0; i < NTABLES; i++)
         Py_CLEAR(self->tables[i]);
+    Py_CLEAR(self->server);
+    Py_CLEAR(self->connection);
     mp_imp_request_clear(&self->imp);
     return 0;
 }
@@ -844,8 +859,6 @@ static void req_dealloc(mp_request *self)
 
     PyObject_GC_UnTrack(self);
     req_clear(self);
-    Py_XDECREF(self->server);
-    Py_XDECREF(self->connection);
     Py_XDECREF(self->phase);
     Py_XDECREF(self->interpreter);
     mp_body_release(&self->body);
@@ -878,11 +891,12 @@ static PyType_Slot req_slots[] = {
     {Py_tp_methods, req_methods},
     {Py_tp_getset, req_getset},
     {Py_tp_members, req_members},
+    MP_REQ_WSGI_SLOTS
     {0, NULL}
 };
 
 static PyType_Spec req_spec = {
-    .name = "mod_python.request",
+    .name = "mod_python.mp_request",   /* __name__ mp_request, as in 3.5 */
     .basicsize = sizeof(mp_request),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
              Py_TPFLAGS_DISALLOW_INSTANTIATION | Py_TPFLAGS_IMMUTABLETYPE,

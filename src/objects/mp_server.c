@@ -1,7 +1,9 @@
 /* The server and connection objects: read-only views of server_rec and
  * conn_rec, with get_config()/get_options() and log_error().  A server
- * object may be kept (server_rec lives as long as the child); a connection
- * object belongs to the request it came from (mp_scope). */
+ * object may be kept (server_rec lives as long as the child), and takes
+ * arbitrary attributes as 3.5's did (each object its own: req.server is
+ * one object for the request); a connection object belongs to the request
+ * it came from (mp_scope). */
 #include "objects/mp_objects.h"
 
 #include "ap_mpm.h"
@@ -9,34 +11,56 @@
 #include "http_core.h"
 #include "scoreboard.h"
 
+#include <structmember.h>
+
 typedef struct {
     PyObject_HEAD
     server_rec *s;
+    PyObject *dict;          /* arbitrary attributes: server.foo = ... */
 } mp_server;
 
 typedef struct {
     PyObject_HEAD
     mp_scope *scope;
     PyObject *notes;
+    PyObject *base_server;   /* made on first use, kept as 3.5's */
 } mp_conn;
 
 /* ------------------------------------------------------------ server */
 
 PyObject *mp_server_new(mp_pystate *st, server_rec *s)
 {
-    mp_server *self = PyObject_New(mp_server, st->server_type);
+    mp_server *self = PyObject_GC_New(mp_server, st->server_type);
 
-    if (self)
-        self->s = s;
+    if (!self)
+        return NULL;
+    self->s = s;
+    self->dict = NULL;
+    PyObject_GC_Track(self);
     return (PyObject *)self;
 }
 
-/* Not a GC type: it refers to no Python object but its type. */
+/* A GC type: its attributes may refer back to it. */
+static int srv_traverse(mp_server *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->dict);
+    return 0;
+}
+
+static int srv_clear(mp_server *self)
+{
+    Py_CLEAR(self->dict);
+    return 0;
+}
+
 static void srv_dealloc(PyObject *self)
 {
     PyTypeObject *type = Py_TYPE(self);
 
-    PyObject_Free(self);
+    PyObject_GC_UnTrack(self);
+    srv_clear((mp_server *)self);
+    PyObject_GC_Del(self);
     Py_DECREF(type);
 }
 
@@ -87,7 +111,7 @@ static PyObject *srv_log_error(mp_server *self, PyObject *args)
 enum { S_HOSTNAME, S_ADMIN, S_PORT, S_VIRTUAL, S_DEFN, S_LINE, S_ERRFN,
        S_LOGLEVEL, S_TIMEOUT, S_KATIMEOUT, S_KAMAX, S_KA, S_NAMES, S_WILD,
        S_LIMIT_LINE, S_LIMIT_FIELDSIZE, S_LIMIT_FIELDS, S_NEXT, S_PATH, S_PATHLEN,
-       S_GENERATION, S_RESTART_TIME };
+       S_GENERATION, S_RESTART_TIME, S_CAPSULE };
 
 /* The MPM's generation: graceful restarts so far. */
 static PyObject *generation(void)
@@ -145,6 +169,8 @@ static PyObject *srv_get(mp_server *self, void *which)
     case S_PATH: return mp_str_from_c(s->path);
     case S_PATHLEN: return PyLong_FromLong(s->pathlen);
     case S_GENERATION: return generation();
+    /* a capsule without a name, as 3.5's, for C extensions */
+    case S_CAPSULE: return PyCapsule_New(s, NULL, NULL);
     default: return restart_time();
     }
 }
@@ -160,7 +186,8 @@ static PyGetSetDef srv_getset[] = {
     GET("limit_req_line", S_LIMIT_LINE), GET("limit_req_fieldsize", S_LIMIT_FIELDSIZE),
     GET("limit_req_fields", S_LIMIT_FIELDS), GET("next", S_NEXT), GET("path", S_PATH),
     GET("pathlen", S_PATHLEN), GET("my_generation", S_GENERATION),
-    GET("restart_time", S_RESTART_TIME),
+    GET("restart_time", S_RESTART_TIME), GET("_server_rec", S_CAPSULE),
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
     {NULL}
 };
 #undef GET
@@ -179,8 +206,16 @@ static PyObject *srv_repr(mp_server *self)
                                 self->s->port);
 }
 
+static PyMemberDef srv_members[] = {
+    {"__dictoffset__", T_PYSSIZET, offsetof(mp_server, dict), READONLY},
+    {NULL}
+};
+
 static PyType_Slot srv_slots[] = {
     {Py_tp_dealloc, srv_dealloc},
+    {Py_tp_traverse, srv_traverse},
+    {Py_tp_clear, srv_clear},
+    {Py_tp_members, srv_members},
     {Py_tp_repr, srv_repr},
     {Py_tp_getset, srv_getset},
     {Py_tp_methods, srv_methods},
@@ -188,10 +223,10 @@ static PyType_Slot srv_slots[] = {
 };
 
 static PyType_Spec srv_spec = {
-    .name = "mod_python.server",
+    .name = "mod_python.mp_server",    /* __name__ mp_server, as in 3.5 */
     .basicsize = sizeof(mp_server),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION |
-             Py_TPFLAGS_IMMUTABLETYPE,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = srv_slots,
 };
 
@@ -204,13 +239,14 @@ PyTypeObject *mp_server_type_new(PyObject *module)
 
 PyObject *mp_conn_new(mp_pystate *st, mp_scope *scope)
 {
-    mp_conn *self = PyObject_New(mp_conn, st->conn_type);
+    mp_conn *self = PyObject_GC_New(mp_conn, st->conn_type);
 
-    if (self) {
-        self->scope = scope;
-        mp_scope_incref(scope);
-        self->notes = NULL;
-    }
+    if (!self)
+        return NULL;
+    self->scope = scope;
+    mp_scope_incref(scope);
+    self->notes = self->base_server = NULL;
+    PyObject_GC_Track(self);
     return (PyObject *)self;
 }
 
@@ -230,7 +266,7 @@ static PyObject *addr_tuple(apr_sockaddr_t *a, const char *ip)
 
 enum { C_CLIENT_IP, C_LOCAL_IP, C_CLIENT_ADDR, C_LOCAL_ADDR, C_REMOTE_HOST,
        C_LOCAL_HOST, C_ID, C_KEEPALIVES, C_KEEPALIVE, C_ABORTED, C_LOGNAME,
-       C_BASE_SERVER, C_NOTES };
+       C_BASE_SERVER, C_NOTES, C_DOUBLE_REVERSE, C_CAPSULE };
 
 static PyObject *conn_get(mp_conn *self, void *which)
 {
@@ -251,7 +287,15 @@ static PyObject *conn_get(mp_conn *self, void *which)
     case C_ABORTED: return PyBool_FromLong(c->aborted);
     case C_LOGNAME: return mp_str_from_c(c->remote_logname);
     case C_BASE_SERVER:
-        return mp_server_new(mp_pystate_of_type(Py_TYPE(self)), c->base_server);
+        /* one object, so that attributes set on it stay (3.5) */
+        if (!self->base_server)
+            self->base_server = mp_server_new(mp_pystate_of_type(Py_TYPE(self)),
+                                              c->base_server);
+        Py_XINCREF(self->base_server);
+        return self->base_server;
+    case C_DOUBLE_REVERSE: return PyLong_FromLong(c->double_reverse);
+    /* a capsule without a name, as 3.5's; good while the request lasts */
+    case C_CAPSULE: return PyCapsule_New(c, NULL, NULL);
     default:
         /* strings set in it live as long as the connection */
         if (!self->notes)
@@ -299,6 +343,7 @@ static PyGetSetDef conn_getset[] = {
     {"keepalive", (getter)conn_get, (setter)conn_set_keepalive, NULL, (void *)C_KEEPALIVE},
     GET("aborted", C_ABORTED), GET("remote_logname", C_LOGNAME),
     GET("base_server", C_BASE_SERVER), GET("notes", C_NOTES),
+    GET("double_reverse", C_DOUBLE_REVERSE), GET("_conn_rec", C_CAPSULE),
     {NULL}
 };
 #undef GET
@@ -308,29 +353,46 @@ static PyMethodDef conn_methods[] = {
     {NULL}
 };
 
-/* Not a GC type: its notes table refers to no Python object. */
+/* A GC type: its base_server's attributes may refer back to it. */
+static int conn_traverse(mp_conn *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->base_server);
+    return 0;
+}
+
+static int conn_clear(mp_conn *self)
+{
+    Py_CLEAR(self->base_server);
+    return 0;
+}
+
 static void conn_dealloc(mp_conn *self)
 {
     PyTypeObject *type = Py_TYPE(self);
 
+    PyObject_GC_UnTrack(self);
+    conn_clear(self);
     Py_XDECREF(self->notes);
     mp_scope_decref(self->scope);
-    PyObject_Free(self);
+    PyObject_GC_Del(self);
     Py_DECREF(type);
 }
 
 static PyType_Slot conn_slots[] = {
     {Py_tp_dealloc, conn_dealloc},
+    {Py_tp_traverse, conn_traverse},
+    {Py_tp_clear, conn_clear},
     {Py_tp_getset, conn_getset},
     {Py_tp_methods, conn_methods},
     {0, NULL}
 };
 
 static PyType_Spec conn_spec = {
-    .name = "mod_python.connection",
+    .name = "mod_python.mp_conn",      /* __name__ mp_conn, as in 3.5 */
     .basicsize = sizeof(mp_conn),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION |
-             Py_TPFLAGS_IMMUTABLETYPE,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = conn_slots,
 };
 

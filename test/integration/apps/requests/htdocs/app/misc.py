@@ -21,7 +21,7 @@ def add(req):
     return apache.OK
 def bad_attrs(req):
     errors = []
-    for attr, value in (("status", "x"), ("status", 5), ("uri", 5),
+    for attr, value in (("status", "x"), ("status", 2 ** 40), ("uri", 5),
                         ("content_type", "a\nb"), ("method", "PUT"),
                         ("user", "\ud800")):
         try:

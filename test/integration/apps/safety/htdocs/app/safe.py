@@ -123,7 +123,7 @@ def h_stale_refcounts(req):
 # ---- 4. request objects of other requests
 def others(req):
     return [o for o in gc.get_objects()
-            if type(o).__name__ == "request" and o is not req]
+            if type(o).__name__ == "mp_request" and o is not req]
 
 def h_save_req(req):
     saved["req"] = req
@@ -166,7 +166,7 @@ def h_gc_scan(req):
     """The live victim's object, reachable through the GC?"""
     found = others(req)
     for o in gc.get_objects():
-        found.extend(r for r in gc.get_referents(o) if type(r).__name__ == "request")
+        found.extend(r for r in gc.get_referents(o) if type(r).__name__ == "mp_request")
     live = {id(o) for o in found if getattr(o, "victim_live", False)}
     req.write(str(len(live)))
     return apache.OK
