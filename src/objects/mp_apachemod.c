@@ -4,6 +4,7 @@
  * importer's entry points are bound in.  mod_python/apache.py re-exports
  * it.  Also log_error(), which every object shares. */
 #include "objects/mp_objects.h"
+#include "objects/mp_process.h"
 
 #include "ap_mpm.h"
 #include "http_core.h"
@@ -81,6 +82,7 @@ static PyMethodDef apmod_methods[] = {
      "was -D NAME given to httpd"},
     {"server_root", ap_server_root_py, METH_NOARGS, "httpd's ServerRoot"},
     {"mpm_name", ap_mpm_name_py, METH_NOARGS, "the MPM's name: prefork, worker, event"},
+    MP_APACHEMOD_PROCESS_METHODS
     {NULL}
 };
 
