@@ -86,10 +86,11 @@ const char *mp_locks_check_option(cmd_parms *cmd, const char *key, const char *v
         return apr_psprintf(cmd->pool, "PythonOption %s: '%s' is not a directory",
                             key, val);
     /* Read from the main server only, as in 3.5; say so at start-up (not
-     * for each request reading an .htaccess). */
+     * for each request reading an .htaccess), through no server: a
+     * virtual host's log level is not set yet. */
     if ((cmd->path || cmd->server->is_virtual) &&
         ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_RUN_MPM)
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, MPLOG_LOCKS_OPTION_IGNORED
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, NULL, MPLOG_LOCKS_OPTION_IGNORED
                      "mod_python: PythonOption %s on line %d of %s has no effect: "
                      "it is read from the main server configuration only",
                      key, cmd->directive->line_num, cmd->directive->filename);

@@ -43,9 +43,10 @@ def do_counter(req, q):
         with open(path) as f:
             n = int(f.read() or 0)
         time.sleep(float(q.get("sleep", 0.02)))
-        with open(path + ".tmp", "w") as f:
+        tmp = "%s.%d.%d" % (path, os.getpid(), threading.get_ident())
+        with open(tmp, "w") as f:
             f.write(str(n + 1))
-        os.rename(path + ".tmp", path)
+        os.rename(tmp, path)
     finally:
         if "nolock" not in q:
             _apache._global_unlock(req.server, *args)
@@ -178,3 +179,20 @@ def do_errors(req, q):
     if res["top"]:
         _apache._global_unlock(req.server, None, top)
     return res
+
+
+def do_version(req, q):
+    """mod_python.version as 3.5 tools read it: the build's facts."""
+    import sys
+    import types
+
+    import mod_python
+    import mod_python.version as v
+    names = ["version", "HTTPD", "HTTPD_VERSION", "APR_VERSION", "LIBEXECDIR",
+             "SYSCONFDIR", "PYTHON_BIN", "TEST_MOD_PYTHON_SO", "TESTHOME"]
+    return {"values": {n: getattr(v, n) for n in names},
+            "is_module": isinstance(mod_python.version, types.ModuleType),
+            "mp_version": mod_python.mp_version,
+            "c_version": _apache.version,
+            "all": mod_python.__all__,
+            "executable": sys.executable}
