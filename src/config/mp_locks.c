@@ -111,25 +111,30 @@ static apr_status_t create_proc_mutex(server_rec *s, apr_pool_t *p, const char *
 {
     apr_status_t rv;
 
-    *m = NULL;
-    if (dir) {
-        const char *fname = apr_psprintf(p, "%s/" MP_MUTEX_TYPE "-%d.%" APR_PID_T_FMT,
-                                         dir, i, getpid());
-        if ((rv = apr_proc_mutex_create(m, fname, APR_LOCK_FCNTL, p)) == APR_SUCCESS)
-            rv = ap_unixd_set_proc_mutex_perms(*m);
-    } else {
-        rv = ap_proc_mutex_create(m, NULL, MP_MUTEX_TYPE, apr_itoa(p, i), s, p, 0);
-    }
-    if (rv != APR_SUCCESS) {
+    if (!dir)
+        return ap_proc_mutex_create(m, NULL, MP_MUTEX_TYPE, apr_itoa(p, i), s, p, 0);
+    rv = apr_proc_mutex_create(m, apr_psprintf(p, "%s/" MP_MUTEX_TYPE "-%d.%" APR_PID_T_FMT,
+                                               dir, i, getpid()), APR_LOCK_FCNTL, p);
+    return rv == APR_SUCCESS ? ap_unixd_set_proc_mutex_perms(*m) : rv;
+}
+
+/* Lock `i` of the set; not APR_SUCCESS with the reason logged. */
+static apr_status_t slot_init(server_rec *s, apr_pool_t *p, const char *dir, int i,
+                              mp_lock_slot *l)
+{
+    apr_status_t rv;
+
+    if ((rv = pthread_mutex_init(&l->mu, NULL)) || (rv = pthread_cond_init(&l->cv, NULL)) ||
+        (rv = create_proc_mutex(s, p, dir, i, &l->proc))) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, MPLOG_LOCKS_CREATE
-                     "mod_python: cannot create lock %d for _global_lock%s%s",
+                     "mod_python: cannot create lock %d of _global_lock%s%s",
                      i, dir ? " in " MP_OPT_MUTEX_DIR " " : "", dir ? dir : "");
-    } else if (!*m || !strcmp(apr_proc_mutex_name(*m), "pthread")) {
+    } else if (!l->proc || !strcmp(apr_proc_mutex_name(l->proc), "pthread")) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, MPLOG_LOCKS_MECH
                      "mod_python: the Mutex mechanism '%s' cannot serve "
                      "_global_lock, whose locks may be released by another "
                      "thread than took them: set 'Mutex fcntl " MP_MUTEX_TYPE
-                     "' (or flock, sysvsem)", *m ? apr_proc_mutex_name(*m) : "none");
+                     "' (or flock, sysvsem)", l->proc ? apr_proc_mutex_name(l->proc) : "none");
         rv = APR_ENOTIMPL;
     }
     return rv;
@@ -140,27 +145,24 @@ static mp_lock_set *set_new(server_rec *s, apr_pool_t *p, int n, const char *dir
     mp_lock_set *set = apr_pcalloc(p, sizeof(*set));
 
     set->n = n;
-    set->dir = dir;
+    set->dir = dir ? apr_pstrdup(p, dir) : NULL;
     set->slots = apr_pcalloc(p, n * sizeof(*set->slots));
-    for (int i = 0; i < n; i++) {
-        mp_lock_slot *l = &set->slots[i];
-        if (pthread_mutex_init(&l->mu, NULL) || pthread_cond_init(&l->cv, NULL) ||
-            create_proc_mutex(s, p, dir, i, &l->proc) != APR_SUCCESS)
-            return NULL;
-    }
+    for (int i = 0; i < n; i++)
+        if (slot_init(s, p, set->dir, i, &set->slots[i]) != APR_SUCCESS)
+            return NULL;   /* httpd does not start: the process ends */
     return set;
 }
 
 apr_status_t mp_locks_create(server_rec *s)
 {
-    apr_pool_t *p = s->process->pool;
+    apr_pool_t *p = s->process->pool, *pconf = s->process->pconf;
     const apr_table_t *opts = mp_srv_conf(s)->conf->options;
     const char *val = apr_table_get(opts, MP_OPT_MUTEX_LOCKS);
     const char *dir = apr_table_get(opts, MP_OPT_MUTEX_DIR);
     int n = val && *val ? parse_count(val) : MP_DEFAULT_LOCKS;
     mp_lock_set *set = NULL;
 
-    dir = dir && *dir ? dir_path(p, dir) : NULL;   /* checked when read */
+    dir = dir && *dir ? dir_path(pconf, dir) : NULL;   /* checked when read */
     apr_pool_userdata_get((void **)&set, SET_KEY, p);
     if (set) {
         if (set->n != n || (set->dir ? !dir || strcmp(set->dir, dir) : dir != NULL))
