@@ -17,6 +17,7 @@
 #define MPLOG_INTERP_LIMIT      MPLOGNO(00006) /* PythonInterpLimit reached */
 #define MPLOG_INTERP_NESTED     MPLOGNO(00007) /* entered from inside another */
 #define MPLOG_INTERP_BROKEN     MPLOGNO(00008) /* a request for a broken one */
+#define MPLOG_OPTIMIZE_RESTART  MPLOGNO(00016) /* PythonOptimize changed on restart */
 /* httpd/ */
 #define MPLOG_AUTHEN_NO_USER    MPLOGNO(00009) /* authen OK without req.user */
 #define MPLOG_HANDLER_ERROR     MPLOGNO(00010) /* a handler raised: traceback */

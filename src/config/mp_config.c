@@ -46,6 +46,7 @@ void *mp_create_dir_config(apr_pool_t *p, char *dir)
     c->directives = apr_table_make(p, 4);
     c->options = apr_table_make(p, 4);
     c->debug = c->autoreload = c->per_directory = c->per_directive = -1;
+    c->enable_pdb = -1;
     (void)dir;
     return c;
 }
@@ -88,6 +89,7 @@ void *mp_merge_dir_config(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(autoreload);
     MERGE_INT(per_directory);
     MERGE_INT(per_directive);
+    MERGE_INT(enable_pdb);
     MERGE_PTR(interpreter);
     MERGE_PTR(python_path);
     return c;
@@ -99,6 +101,7 @@ void *mp_create_srv_config(apr_pool_t *p, server_rec *s)
 
     c->conf = mp_create_dir_config(p, NULL);
     c->imports = apr_array_make(p, 2, sizeof(mp_import));
+    c->optimize = -1;
     (void)s;
     return c;
 }
@@ -111,6 +114,7 @@ void *mp_merge_srv_config(apr_pool_t *p, void *basev, void *addv)
     c->imports = add->imports;  /* each server runs its own, in order */
     c->python_home = base->python_home;
     c->interp_limit = base->interp_limit;  /* main server only */
+    c->optimize = base->optimize;          /* main server only */
     return c;
 }
 
@@ -195,56 +199,115 @@ static mp_dir_config *server_side(cmd_parms *cmd)
     return cmd->path ? NULL : mp_srv_conf(cmd->server)->conf;
 }
 
+/* The <Location> a directive is in (any wrappers skipped), or NULL. */
+static const char *handler_location(cmd_parms *cmd)
+{
+    const ap_directive_t *d = cmd->directive ? cmd->directive->parent : NULL;
+    const char *args, *loc;
+
+    for (; d && is_wrapper(d); d = d->parent)
+        ;
+    if (!d || (!is_section(d, "<Location") && !is_section(d, "<LocationMatch")))
+        return NULL;
+    args = d->args;
+    loc = ap_getword_conf(cmd->pool, &args);
+    return apr_pstrndup(cmd->pool, loc, strcspn(loc, ">"));
+}
+
 /* Configuration is read in the parent, by one thread: ids only grow, so a
  * handler of an earlier generation never shares one with a newer. */
 static unsigned last_handler_id;
 
-static const char *handler_cmd(cmd_parms *cmd, void *mconfig, const char *args)
+const char *mp_handler_init(cmd_parms *cmd, mp_handler *h, const char *spec,
+                            const char *deflt)
 {
-    mp_dir_config *conf = mconfig;
-    mp_phase phase = (mp_phase)(intptr_t)cmd->info;
+    memset(h, 0, sizeof(*h));
+    h->spec = spec;
+    h->directory = handler_directory(cmd);
+    h->location = handler_location(cmd);
+    h->id = ++last_handler_id;
+    if (mp_parse_handler_spec(cmd->pool, spec, deflt, &h->module, &h->object) < 0)
+        return apr_psprintf(cmd->pool, "invalid handler '%s' (expected "
+                            "module[::object])", spec);
+    return NULL;
+}
+
+/* "h1 h2 | .ext1 .ext2": the extensions after the bar, or NULL if none;
+ * *args is cut before the bar.  *err says what is wrong. */
+static apr_array_header_t *handler_exts(cmd_parms *cmd, const mp_phase_info *info,
+                                        const char **args, const char **err)
+{
+    const char *bar = ap_strchr_c(*args, '|'), *rest, *w;
+    apr_array_header_t *exts;
+
+    *err = NULL;
+    if (!bar)
+        return NULL;
+    if (info->server_only) {
+        *err = apr_pstrcat(cmd->pool, info->directive,
+                           ": the '| .ext' form is not allowed here", NULL);
+        return NULL;
+    }
+    rest = bar + 1;
+    exts = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    while (*(w = ap_getword_conf(cmd->pool, &rest))) {
+        if (w[0] != '.' || !w[1]) {
+            *err = apr_psprintf(cmd->pool, "%s: '%s' is not an extension "
+                                "(write '.ext')", info->directive, w);
+            return NULL;
+        }
+        APR_ARRAY_PUSH(exts, const char *) = w;
+    }
+    if (!exts->nelts)
+        *err = apr_pstrcat(cmd->pool, info->directive, ": no extension after '|'", NULL);
+    *args = apr_pstrmemdup(cmd->pool, *args, bar - *args);
+    return exts;
+}
+
+/* Append the handlers in `args` to `phase` of `conf`. */
+static const char *add_handlers(cmd_parms *cmd, mp_dir_config *conf, mp_phase phase,
+                                const char *args, int silent)
+{
     const mp_phase_info *info = &mp_phases[phase];
-    apr_array_header_t *exts = NULL, *list;
-    const char *w, *dir = handler_directory(cmd);
+    const char *w, *err;
+    apr_array_header_t *list, *exts = handler_exts(cmd, info, &args, &err);
     int n = 0;
 
+    if (err)
+        return err;
     list = conf->handlers[phase] ? conf->handlers[phase]
                                  : apr_array_make(cmd->pool, 2, sizeof(mp_handler));
-    /* "h1 h2 | .ext1 .ext2": the handlers run only for those extensions. */
-    const char *bar = ap_strchr_c(args, '|');
-    if (bar) {
-        const char *rest = bar + 1;
-        if (info->server_only)
-            return apr_pstrcat(cmd->pool, info->directive,
-                               ": the '| .ext' form is not allowed here", NULL);
-        exts = apr_array_make(cmd->pool, 2, sizeof(const char *));
-        while (*(w = ap_getword_conf(cmd->pool, &rest))) {
-            if (w[0] != '.' || !w[1])
-                return apr_psprintf(cmd->pool, "%s: '%s' is not an extension "
-                                    "(write '.ext')", info->directive, w);
-            APR_ARRAY_PUSH(exts, const char *) = w;
-        }
-        if (!exts->nelts)
-            return apr_pstrcat(cmd->pool, info->directive,
-                               ": no extension after '|'", NULL);
-        args = apr_pstrmemdup(cmd->pool, args, bar - args);
-    }
     while (*(w = ap_getword_conf(cmd->pool, &args))) {
         mp_handler *h = apr_array_push(list);
-        h->spec = w;
-        h->directory = dir;
+        if ((err = mp_handler_init(cmd, h, w, info->callable)))
+            return apr_pstrcat(cmd->pool, info->directive, ": ", err, NULL);
         h->exts = exts;
-        h->id = ++last_handler_id;
-        if (mp_parse_handler_spec(cmd->pool, w, info->callable, &h->module,
-                                  &h->object) < 0)
-            return apr_psprintf(cmd->pool, "%s: invalid handler '%s' (expected "
-                                "module[::object])", info->directive, w);
+        h->silent = silent;
         n++;
     }
     if (!n)
-        return apr_pstrcat(cmd->pool, info->directive,
+        return apr_pstrcat(cmd->pool, cmd->cmd->name,
                            " requires at least one module[::object]", NULL);
     conf->handlers[phase] = list;
+    return NULL;
+}
+
+static const char *handler_cmd(cmd_parms *cmd, void *mconfig, const char *args)
+{
+    return add_handlers(cmd, mconfig, (mp_phase)(intptr_t)cmd->info, args, 0);
+}
+
+/* PythonHandlerModule mod: mod's phase functions handle every phase it
+ * has one for, silently skipped where it has none (3.5). */
+static const char *handler_module_cmd(cmd_parms *cmd, void *mconfig, const char *args)
+{
+    const char *err;
+
+    if (ap_strchr_c(args, '|'))
+        return "PythonHandlerModule: the '| .ext' form is not allowed here";
+    for (int i = 0; i < MP_NPHASES; i++)
+        if ((err = add_handlers(cmd, mconfig, (mp_phase)i, args, 1)))
+            return err;
     return NULL;
 }
 
@@ -339,6 +402,15 @@ static const char *home_cmd(cmd_parms *cmd, void *mconfig, const char *path)
     return NULL;
 }
 
+/* PythonOptimize On|Off: Python's -OO, for every interpreter; Python
+ * starts once, so the main server's value at start-up counts. */
+static const char *optimize_cmd(cmd_parms *cmd, void *mconfig, int on)
+{
+    mp_srv_conf(cmd->server)->optimize = on;
+    (void)mconfig;
+    return NULL;
+}
+
 int mp_interp_limit(const server_rec *s)
 {
     int n = mp_srv_conf(s)->interp_limit;
@@ -384,6 +456,8 @@ const command_rec mp_directives[] = {
     HANDLER("PythonCleanupHandler", MP_CLEANUP, OR_ALL, "handlers run when the request is done"),
     FLAG("PythonDebug", debug, "On: tracebacks to the client, import logging"),
     FLAG("PythonAutoReload", autoreload, "Off: never check modules for changes"),
+    FLAG("PythonEnablePdb", enable_pdb,
+         "On: run handlers under pdb when httpd runs with -X (-DONE_PROCESS)"),
     FLAG("PythonInterpPerDirectory", per_directory,
          "On: one interpreter per directory of the requested file"),
     FLAG("PythonInterpPerDirective", per_directive,
@@ -399,6 +473,10 @@ const command_rec mp_directives[] = {
     AP_INIT_TAKE1("PythonInterpLimit", interp_limit_cmd, NULL, RSRC_CONF,
                   "most interpreters per process named after request paths "
                   "(PythonInterpPerDirectory/PerDirective); default 64"),
+    AP_INIT_RAW_ARGS("PythonHandlerModule", handler_module_cmd, NULL, OR_ALL,
+                     "module whose phase functions handle every phase it has one for"),
+    AP_INIT_FLAG("PythonOptimize", optimize_cmd, NULL, RSRC_CONF,
+                 "On: optimize byte code as python -OO does (asserts, docstrings)"),
     AP_INIT_TAKE1("PythonHome", home_cmd, NULL, RSRC_CONF,
                   "prefix of the Python installation to embed"),
     {NULL}

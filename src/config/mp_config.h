@@ -39,9 +39,13 @@ typedef struct {
     const char *object;      /* "obj", or the phase's default */
     const char *directory;   /* handler directory with trailing '/', or NULL */
     apr_array_header_t *exts;/* ".ext" filters (const char *), or NULL */
+    const char *location;    /* the <Location> path it was configured in,
+                                or NULL (req.hlist.directory, as 3.5) */
     unsigned id;             /* unique in the process for configured
                                 handlers (their Python names are cached by
                                 it); 0 for req.add_handler()'s */
+    int silent;              /* PythonHandlerModule: a module without the
+                                phase's object is skipped, not an error */
 } mp_handler;
 
 typedef struct {
@@ -59,6 +63,7 @@ typedef struct {
     int autoreload;
     int per_directory;
     int per_directive;
+    int enable_pdb;          /* PythonEnablePdb (acts with -DONE_PROCESS) */
     const char *interpreter;
     const char *python_path;
     const char *importer_path; /* options' MP_OPT_IMPORTER_PATH, looked up
@@ -72,6 +77,7 @@ typedef struct {
     apr_array_header_t *imports; /* mp_import: this server's PythonImport lines */
     const char *python_home;
     int interp_limit;            /* PythonInterpLimit; 0 = unset */
+    int optimize;                /* PythonOptimize: -1 unset, 0 off, 1 on */
 } mp_server_config;
 
 #define MP_DEFAULT_INTERP_LIMIT 64
@@ -90,6 +96,14 @@ void *mp_create_dir_config(apr_pool_t *p, char *dir);
 void *mp_merge_dir_config(apr_pool_t *p, void *base, void *add);
 void *mp_create_srv_config(apr_pool_t *p, server_rec *s);
 void *mp_merge_srv_config(apr_pool_t *p, void *base, void *add);
+
+/* A configured handler `spec` ("module[::object]", `deflt` the object
+ * when none is given) of the directive being read: with its directory
+ * (or <Location>) and a new id.  NULL, or what is wrong with the spec;
+ * the caller's message names the directive.  For directives of other
+ * files (filters, connection handlers). */
+const char *mp_handler_init(cmd_parms *cmd, mp_handler *h, const char *spec,
+                            const char *deflt);
 
 /* Handler specs "module[::object]": split into module and object. */
 int mp_parse_handler_spec(apr_pool_t *p, const char *spec, const char *deflt,

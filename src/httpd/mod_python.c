@@ -27,7 +27,7 @@ static int mp_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     ap_add_version_component(pconf, "mod_python/" MP_VERSION);
     ap_add_version_component(pconf, "Python/" Py_STRINGIFY(PY_MAJOR_VERSION) "."
                                     Py_STRINGIFY(PY_MINOR_VERSION));
-    if (mp_python_init(s, mp_srv_conf(s)->python_home) != APR_SUCCESS)
+    if (mp_python_init(s, mp_srv_conf(s)->python_home, mp_srv_conf(s)->optimize) != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR;
     if (mp_locks_create(s) != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR;

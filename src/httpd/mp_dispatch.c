@@ -14,8 +14,8 @@ APLOG_USE_MODULE(python);
 /* The name of the interpreter to run r's handlers in.  A name made from a
  * request path comes with the virtual host's as *fallback, for when
  * PythonInterpLimit is reached (mp_interp_enter); else *fallback is NULL. */
-static const char *interp_name(request_rec *r, const mp_dir_config *c,
-                               const char *handler_dir, const char **fallback)
+const char *mp_interp_name(request_rec *r, const mp_dir_config *c,
+                           const char *handler_dir, const char **fallback)
 {
     const char *host = r->server->server_hostname ? r->server->server_hostname
                                                   : MP_MAIN_INTERPRETER;
@@ -152,17 +152,70 @@ static PyObject *get_attr(PyObject *obj, PyObject *name)
     return PyErr_Occurred() ? NULL : PyObject_GetAttr(obj, name);
 }
 
-/* getattr along the names. New reference. */
-static PyObject *resolve_object(PyObject *mod, PyObject *attrs)
+/* The module a handler names is missing its first name: say which file,
+ * as 3.5 did ("module '/d/m.py' contains no 'handler'"); or, for a silent
+ * handler (PythonHandlerModule), no error at all. */
+static void no_such_object(PyObject *mod, PyObject *name, int silent)
+{
+    PyObject *file;
+
+    if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+        return;
+    PyErr_Clear();
+    if (silent)
+        return;
+    file = PyObject_GetAttrString(mod, "__file__");
+    PyErr_Clear();
+    PyErr_Format(PyExc_AttributeError, "module '%S' contains no '%S'",
+                 file ? file : Py_None, name);
+    Py_XDECREF(file);
+}
+
+/* getattr along the names; a class met on the way is instantiated with
+ * `arg` first and the next name looked up on the instance (3.5's rule:
+ * "mod::Class.method" calls Class(req).method(req)).  New reference;
+ * NULL with an exception, or without one for a missing silent handler. */
+static PyObject *resolve_object(PyObject *mod, PyObject *attrs, PyObject *arg, int silent)
 {
     PyObject *obj = mod, *next;
 
     Py_INCREF(obj);
     for (Py_ssize_t i = 0; obj && i < PyTuple_GET_SIZE(attrs); i++) {
+        if (i && arg && PyType_Check(obj)) {
+            next = PyObject_CallOneArg(obj, arg);
+            Py_SETREF(obj, next);
+            if (!obj)
+                break;
+        }
         next = get_attr(obj, PyTuple_GET_ITEM(attrs, i));
+        if (!next && !i)
+            no_such_object(mod, PyTuple_GET_ITEM(attrs, 0), silent);
         Py_DECREF(obj);
         obj = next;
     }
+    return obj;
+}
+
+static PyObject *handler_object(mp_interp *in, const mp_handler_names *n, PyObject *arg,
+                                int silent)
+{
+    PyObject *mod = mp_importer_import(mp_pystate_of(in)->importer, n->module, -1, -1,
+                                       n->path);
+    PyObject *obj = mod ? resolve_object(mod, n->attrs, arg, silent) : NULL;
+
+    Py_XDECREF(mod);
+    return obj;
+}
+
+PyObject *mp_handler_object(mp_interp *in, const mp_handler *h, PyObject *arg)
+{
+    mp_handler_names own;
+    const mp_handler_names *n = h->id ? names_cached(in, h)
+                                      : names_make(&own, h) == 0 ? &own : NULL;
+    PyObject *obj = n ? handler_object(in, n, arg, 0) : NULL;
+
+    if (n == &own)
+        names_clear(&own);
     return obj;
 }
 
@@ -252,28 +305,38 @@ static int handler_result(mp_interp *in, request_rec *r, const mp_handler *h,
     return rc;
 }
 
+/* PythonEnablePdb On in a server started with -X (-DONE_PROCESS): the
+ * handler runs under pdb, on httpd's terminal.  New reference. */
+static PyObject *call_under_pdb(mp_interp *in, PyObject *obj, PyObject *arg)
+{
+    return PyObject_CallMethod(mp_pystate_of(in)->apache, "_call_under_pdb", "OO", obj, arg);
+}
+
+/* A silent handler (PythonHandlerModule) whose module lacks the phase's
+ * object is skipped: the phase goes on as if it were not there. */
+#define SKIPPED INT_MIN
+
 static int call_handler(mp_interp *in, request_rec *r, PyObject *req,
                         const mp_dir_config *c, mp_phase phase, const mp_handler *h)
 {
     mp_handler_names own;
     const mp_handler_names *n = h->id ? names_cached(in, h)
                                       : names_make(&own, h) == 0 ? &own : NULL;
-    PyObject *mod = NULL, *obj = NULL, *res = NULL;
+    PyObject *obj = n ? handler_object(in, n, req, h->silent) : NULL, *res = NULL;
     int rc = HTTP_INTERNAL_SERVER_ERROR;
 
-    if (n)
-        mod = mp_importer_import(mp_pystate_of(in)->importer, n->module, -1, -1, n->path);
-    if (mod)
-        obj = resolve_object(mod, n->attrs);
-    if (obj)
+    if (obj && c->enable_pdb > 0 && ap_exists_config_define("ONE_PROCESS"))
+        res = call_under_pdb(in, obj, req);
+    else if (obj)
         res = PyObject_CallOneArg(obj, req);
-    if (n)
+    if (n && !obj && !PyErr_Occurred())
+        rc = SKIPPED;
+    else if (n)
         rc = handler_result(in, r, h, res);
     if (PyErr_Occurred())
         rc = mp_report_handler_error(r, c, phase, h);
     if (n == &own)
         names_clear(&own);
-    Py_XDECREF(mod);
     Py_XDECREF(obj);
     Py_XDECREF(res);
     return rc;
@@ -324,7 +387,12 @@ static int run_list(mp_interp *in, request_rec *r, const mp_dir_config *c,
             if (!ext_matches(r, h->exts))
                 continue;
             ctx->handler_dir = h->directory;
-            rc = call_handler(in, r, ctx->req, c, phase, h);
+            ctx->handlers = l;
+            ctx->handler_index = i;
+            int hrc = call_handler(in, r, ctx->req, c, phase, h);
+            if (hrc == SKIPPED)
+                continue;
+            rc = hrc;
             if (!goes_on(phase, rc))
                 goto done;
         }
@@ -356,7 +424,7 @@ run_phase(request_rec *r, const mp_dir_config *c, const apr_array_header_t *list
     if (phase == MP_HANDLER && (!r->handler || (strcmp(r->handler, "mod_python") &&
                                                 strcmp(r->handler, "python-program"))))
         return DECLINED;
-    name = interp_name(r, c, APR_ARRAY_IDX(list, 0, mp_handler).directory, &fallback);
+    name = mp_interp_name(r, c, APR_ARRAY_IDX(list, 0, mp_handler).directory, &fallback);
     if (!(in = mp_interp_enter(name, fallback, &ctx)))
         return HTTP_INTERNAL_SERVER_ERROR;
     rc = run_list(in, r, c, c ? c->handlers[phase] : NULL, phase, &ctx);
@@ -433,7 +501,7 @@ static void run_import(server_rec *s, const mp_import *imp)
         Py_DECREF(name);
     }
     if (mod && imp->function && (attrs = split_dotted(imp->function)) &&
-        (fn = resolve_object(mod, attrs)))
+        (fn = resolve_object(mod, attrs, NULL, 0)))
         res = PyObject_CallNoArgs(fn);
     if (PyErr_Occurred()) {
         what = apr_psprintf(s->process->pool, "PythonImport %s%s%s (%s)",

@@ -10,6 +10,16 @@
 
 /* mp_dispatch.c */
 int mp_run_phase(request_rec *r, mp_phase phase);
+/* The interpreter for r's handlers configured in handler_dir (NULL: none);
+ * a name made from a request path comes with the virtual host's as
+ * *fallback (PythonInterpLimit), else *fallback is NULL. */
+const char *mp_interp_name(request_rec *r, const mp_dir_config *c,
+                           const char *handler_dir, const char **fallback);
+/* The object handler `h` names in `in` (entered): its module imported
+ * through the importer, then the attributes followed, a class on the way
+ * instantiated with `arg` (3.5: "mod::Class.method" is Class(arg).method).
+ * New reference; NULL with an exception. */
+PyObject *mp_handler_object(mp_interp *in, const mp_handler *h, PyObject *arg);
 /* PythonInitHandler runs once per request: at post_read_request when the
  * server configures it, else at header_parser with the directory's
  * (mod_python's rule). */

@@ -51,17 +51,32 @@ static void pin_libpython(void)
         dlopen(info.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE);
 }
 
-apr_status_t mp_python_init(server_rec *s, const char *home)
+/* Python starts once per httpd: a restart cannot change what it started
+ * with (its optimization level), and says so. */
+static int started_optimized;
+
+static apr_status_t python_started(server_rec *s, int optimize)
+{
+    if ((optimize > 0) != started_optimized)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, MPLOG_OPTIMIZE_RESTART
+                     "mod_python: PythonOptimize %s takes effect when httpd is "
+                     "stopped and started, not on a restart", optimize > 0 ? "On" : "Off");
+    return APR_SUCCESS;
+}
+
+apr_status_t mp_python_init(server_rec *s, const char *home, int optimize)
 {
     PyConfig config;
     PyStatus st;
 
     if (Py_IsInitialized())
-        return APR_SUCCESS;
+        return python_started(s, optimize);
     pin_libpython();
     PyConfig_InitPythonConfig(&config);
     config.install_signal_handlers = 0;  /* httpd owns the signals */
     config.parse_argv = 0;
+    started_optimized = optimize > 0;
+    config.optimization_level = started_optimized ? 2 : 0;  /* PythonOptimize: -OO */
     /* The home and program of the Python we were built against: without
      * them Python looks for "python3" on httpd's PATH and may find another
      * installation (a pyenv one) whose stdlib it cannot use. */

@@ -16,14 +16,17 @@
 
 /* What the code running in an interpreter works for: "the configuration
  * in force" for the importer and _apache.  Pushed by mp_interp_enter(),
- * popped by mp_interp_leave(); the caller owns it and may fill `req` and
- * `handler_dir` in between. */
+ * popped by mp_interp_leave(); the caller owns it and may fill `req`,
+ * `handler_dir` and the handler list in between. */
 typedef struct mp_context {
     request_rec *r;          /* or NULL outside a request */
     server_rec *s;           /* never NULL */
     PyObject *req;           /* borrowed request object, or NULL */
     const char *handler_dir; /* directory of the handler being run */
     struct mp_context *prev;
+    const apr_array_header_t *handlers; /* the phase's mp_handler list
+                                           (config layer), for req.hlist */
+    int handler_index;       /* the one being run */
 } mp_context;
 
 /* This thread's innermost context, or NULL (a thread Python code started). */
@@ -55,7 +58,9 @@ typedef struct mp_interp_hooks {
 } mp_interp_hooks;
 
 /* Start Python in the parent (once per process; later calls do nothing). */
-apr_status_t mp_python_init(server_rec *s, const char *home);
+/* Start Python in the parent (once: later calls only check); optimize is
+ * PythonOptimize: 1 = -OO, 0 = off, -1 = unset (off). */
+apr_status_t mp_python_init(server_rec *s, const char *home, int optimize);
 /* The hooks, and PythonInterpLimit: how many interpreters named after
  * request paths a process may have.  In the parent, before any child. */
 void mp_interp_configure(const mp_interp_hooks *hooks, int path_named_limit);

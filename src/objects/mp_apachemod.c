@@ -4,6 +4,7 @@
  * importer's entry points are bound in.  mod_python/apache.py re-exports
  * it.  Also log_error(), which every object shares. */
 #include "objects/mp_objects.h"
+#include "objects/mp_hlist.h"
 #include "objects/mp_process.h"
 
 #include "ap_mpm.h"
@@ -129,7 +130,8 @@ static int apmod_exec(PyObject *m)
     if (!(st->table_type = mp_table_type_new(m)) ||
         !(st->request_type = mp_request_type_new(m)) ||
         !(st->server_type = mp_server_type_new(m)) ||
-        !(st->conn_type = mp_conn_type_new(m)))
+        !(st->conn_type = mp_conn_type_new(m)) ||
+        !(st->hlist_type = mp_hlist_type_new(m)))
         return -1;
     if (PyModule_AddObjectRef(m, "table", (PyObject *)st->table_type) < 0 ||
         PyModule_AddObjectRef(m, "request", (PyObject *)st->request_type) < 0 ||

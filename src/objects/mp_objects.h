@@ -122,6 +122,7 @@ PyObject *mp_log_error(server_rec *s, const request_rec *r, const conn_rec *c,
 typedef struct mp_pystate {
     PyObject *module;        /* _apache, kept for the interpreter's life */
     PyTypeObject *table_type, *request_type, *server_type, *conn_type;
+    PyTypeObject *hlist_type;
     PyObject *importer;      /* mp_importer */
     PyObject *apache;        /* the mod_python.apache module */
     PyObject *server_return; /* apache.SERVER_RETURN */
@@ -130,6 +131,8 @@ typedef struct mp_pystate {
     PyObject *path_done;     /* set of PythonPath strings applied */
     PyThread_type_lock path_lock;
     PyObject *lists;         /* {list expression: its list} */
+    PyObject *srv_conf;      /* {(server_rec address, 0|1): its table}:
+                                server.get_config()/get_options() */
     struct mp_spares *spares;            /* mp_request.c */
     struct mp_handler_cache *handlers;   /* httpd/mp_dispatch.c */
 } mp_pystate;

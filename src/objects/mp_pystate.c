@@ -31,7 +31,8 @@ static int fill(mp_pystate *st, const char *name, const mp_importer_host *host,
     for (int i = 0; i < MP_NPHASES; i++)
         if (!(st->phase_names[i] = PyUnicode_InternFromString(mp_phases[i].directive)))
             goto done;
-    if (!(st->path_done = PySet_New(NULL)) || !(st->lists = PyDict_New()))
+    if (!(st->path_done = PySet_New(NULL)) || !(st->lists = PyDict_New()) ||
+        !(st->srv_conf = PyDict_New()))
         goto done;
     if (!(st->path_lock = PyThread_allocate_lock())) {
         PyErr_NoMemory();
@@ -67,11 +68,13 @@ int mp_pystate_traverse(mp_pystate *st, visitproc visit, void *arg)
     Py_VISIT(st->request_type);
     Py_VISIT(st->server_type);
     Py_VISIT(st->conn_type);
+    Py_VISIT(st->hlist_type);
     Py_VISIT(st->importer);
     Py_VISIT(st->apache);
     Py_VISIT(st->server_return);
     Py_VISIT(st->path_done);
     Py_VISIT(st->lists);
+    Py_VISIT(st->srv_conf);
     return 0;
 }
 
@@ -81,6 +84,7 @@ void mp_pystate_clear(mp_pystate *st)
     Py_CLEAR(st->request_type);
     Py_CLEAR(st->server_type);
     Py_CLEAR(st->conn_type);
+    Py_CLEAR(st->hlist_type);
     Py_CLEAR(st->importer);
     Py_CLEAR(st->apache);
     Py_CLEAR(st->server_return);
@@ -89,6 +93,7 @@ void mp_pystate_clear(mp_pystate *st)
         Py_CLEAR(st->phase_names[i]);
     Py_CLEAR(st->path_done);
     Py_CLEAR(st->lists);
+    Py_CLEAR(st->srv_conf);
 }
 
 PyObject *mp_pystate_list(mp_interp *in, const char *expr, const char *what)

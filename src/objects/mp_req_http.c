@@ -6,6 +6,7 @@
 
 #include "http_core.h"
 #include "mod_ssl.h"
+#include "util_script.h"
 
 PyObject *mp_req_auth_type(PyObject *self, PyObject *unused)
 {
@@ -256,4 +257,119 @@ PyObject *mp_req_get_useragent_addr(PyObject *self, void *unused)
         Py_RETURN_NONE;
     return Py_BuildValue("(Ni)", mp_str_from_c(r->useragent_ip),
                          (int)r->useragent_addr->port);
+}
+
+/* ------------------------------------------------------------ httpd's helpers */
+
+PyObject *mp_req_internal_redirect(PyObject *self, PyObject *args)
+{
+    PyObject *o;
+    const char *uri;
+    request_rec *r = mp_request_rec(self);
+    mp_interp *in;
+
+    if (!r || !PyArg_ParseTuple(args, "O:internal_redirect", &o) ||
+        !(uri = mp_str_to_c(r->pool, o, "internal_redirect uri", 1)))
+        return NULL;
+    in = mp_interp_suspend();
+    ap_internal_redirect(uri, r);
+    mp_interp_resume(in);
+    Py_RETURN_NONE;
+}
+
+PyObject *mp_req_document_root(PyObject *self, PyObject *u)
+{
+    request_rec *r = mp_request_rec(self);
+    return r ? mp_str_from_c(ap_document_root(r)) : NULL;
+}
+
+PyObject *mp_req_construct_url(PyObject *self, PyObject *args)
+{
+    const char *uri;
+    request_rec *r = mp_request_rec(self);
+
+    if (!r || !PyArg_ParseTuple(args, "s:construct_url", &uri))
+        return NULL;
+    return mp_str_from_c(ap_construct_url(r->pool, uri, r));
+}
+
+PyObject *mp_req_set_content_length(PyObject *self, PyObject *n_obj)
+{
+    long long n;
+    request_rec *r = mp_request_rec(self);
+
+    if (!r || ((n = PyLong_AsLongLong(n_obj)) == -1 && PyErr_Occurred()))
+        return NULL;
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "content length must not be negative");
+        return NULL;
+    }
+    ap_set_content_length(r, (apr_off_t)n);
+    Py_RETURN_NONE;
+}
+
+PyObject *mp_req_add_common_vars(PyObject *self, PyObject *u)
+{
+    request_rec *r = mp_request_rec(self);
+
+    if (!r)
+        return NULL;
+    ap_add_common_vars(r);
+    Py_RETURN_NONE;
+}
+
+PyObject *mp_req_add_cgi_vars(PyObject *self, PyObject *u)
+{
+    request_rec *r = mp_request_rec(self);
+
+    if (!r)
+        return NULL;
+    ap_add_cgi_vars(r);
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------ AddHandler */
+
+/* What get_addhandler_exts() reads of mod_mime's per-directory
+ * configuration.  mod_mime has no API for its extension map, so this
+ * relies on the layout httpd 2.4 has kept since 2.0 (as mod_python 3.5
+ * did): the map is the first member, and the handler the fourth string
+ * of an entry. */
+typedef struct {
+    apr_hash_t *extension_mappings;   /* extension (lower case, no dot) -> info */
+} mime_dir_config_head;
+
+typedef struct {
+    char *forced_type, *encoding_type, *language_type;
+    char *handler;                    /* AddHandler */
+} mime_extension_info_head;
+
+static int is_python_handler(const char *h)
+{
+    return h && (!strcasecmp(h, "mod_python") || !strcasecmp(h, "python-program"));
+}
+
+/* req.get_addhandler_exts(): the extensions AddHandler maps to mod_python
+ * in the request's directory, "py psp" (the publisher strips them). */
+PyObject *mp_req_get_addhandler_exts(PyObject *self, PyObject *unused)
+{
+    request_rec *r = mp_request_rec(self);
+    module *mime = ap_find_linked_module("mod_mime.c");
+    const mime_dir_config_head *mc;
+    apr_array_header_t *exts;
+
+    if (!r)
+        return NULL;
+    mc = mime ? ap_get_module_config(r->per_dir_config, mime) : NULL;
+    exts = apr_array_make(r->pool, 4, sizeof(const char *));
+    for (apr_hash_index_t *hi = mc && mc->extension_mappings
+                                ? apr_hash_first(r->pool, mc->extension_mappings) : NULL;
+         hi; hi = apr_hash_next(hi)) {
+        const void *key;
+        void *val;
+        apr_hash_this(hi, &key, NULL, &val);
+        if (is_python_handler(((const mime_extension_info_head *)val)->handler))
+            APR_ARRAY_PUSH(exts, const char *) = key;
+    }
+    return mp_str_from_c(apr_array_pstrcat(r->pool, exts, ' '));
 }

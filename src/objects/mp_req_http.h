@@ -23,6 +23,13 @@ PyObject *mp_req_ssl_var_lookup(PyObject *self, PyObject *args);
 PyObject *mp_req_get_remote_host(PyObject *self, PyObject *args);
 PyObject *mp_req_allow_methods(PyObject *self, PyObject *args);
 PyObject *mp_req_send_http_header(PyObject *self, PyObject *unused);
+PyObject *mp_req_internal_redirect(PyObject *self, PyObject *args);
+PyObject *mp_req_document_root(PyObject *self, PyObject *unused);
+PyObject *mp_req_construct_url(PyObject *self, PyObject *args);
+PyObject *mp_req_set_content_length(PyObject *self, PyObject *n);
+PyObject *mp_req_add_common_vars(PyObject *self, PyObject *unused);
+PyObject *mp_req_add_cgi_vars(PyObject *self, PyObject *unused);
+PyObject *mp_req_get_addhandler_exts(PyObject *self, PyObject *unused);
 
 PyObject *mp_req_get_related(PyObject *self, void *which);
 PyObject *mp_req_get_parsed_uri(PyObject *self, void *unused);
@@ -69,6 +76,14 @@ enum { MP_STRS_CONTENT_LANGUAGES, MP_STRS_ALLOWED_XMETHODS, MP_STRS_ALLOWED_METH
     {"allow_methods", mp_req_allow_methods, METH_VARARGS, \
      "allow_methods(methods[, reset=0]): for Allow in 405 and OPTIONS"}, \
     {"send_http_header", mp_req_send_http_header, METH_NOARGS, \
-     "nothing: httpd 2 sends the header with the first write"},
+     "nothing: httpd 2 sends the header with the first write"}, \
+    {"internal_redirect", mp_req_internal_redirect, METH_VARARGS, "internal_redirect(uri)"}, \
+    {"document_root", mp_req_document_root, METH_NOARGS, NULL}, \
+    {"construct_url", mp_req_construct_url, METH_VARARGS, "construct_url(uri)"}, \
+    {"set_content_length", mp_req_set_content_length, METH_O, NULL}, \
+    {"add_common_vars", mp_req_add_common_vars, METH_NOARGS, NULL}, \
+    {"add_cgi_vars", mp_req_add_cgi_vars, METH_NOARGS, NULL}, \
+    {"get_addhandler_exts", mp_req_get_addhandler_exts, METH_NOARGS, \
+     "the extensions AddHandler maps to mod_python here: \"py psp\""},
 
 #endif

@@ -9,9 +9,9 @@
 #include "objects/mp_objects.h"
 #include "objects/mp_body.h"
 #include "objects/mp_req_http.h"
+#include "objects/mp_hlist.h"
 
 #include "http_core.h"
-#include "util_script.h"
 
 #include <structmember.h>
 
@@ -36,6 +36,9 @@ struct mp_request {
     PyObject *server, *connection;
     PyObject *phase;         /* "PythonHandler" or None */
     PyObject *interpreter;
+    PyObject *conf[2];       /* get_config(), get_options(): made once per
+                                request, then the same table (3.5's were
+                                live; these are this request's own) */
     mp_imp_request imp;      /* importer: one module per path per request */
     mp_body body;            /* req.read() and co. (mp_body.c) */
 };
@@ -108,6 +111,7 @@ static PyObject *request_new(request_rec *r, mp_interp *in)
         return NULL;
     }
     self->dict = NULL;
+    self->conf[0] = self->conf[1] = NULL;
     memset(self->tables, 0, sizeof(self->tables));
     self->server = self->connection = NULL;
     self->phase = Py_None;
@@ -203,6 +207,26 @@ const apr_array_header_t *mp_request_added(const request_rec *r, mp_phase phase)
     return st && st->added[phase] && st->added[phase]->nelts ? st->added[phase] : NULL;
 }
 
+/* Where req.add_handler()'s module is looked for: `dir` made absolute
+ * and canonical with a trailing '/' (3.5), or else the directory of the
+ * handler calling it, so that a module beside it is found.  "" when
+ * there is neither; NULL with OSError. */
+static const char *handler_dir(request_rec *r, const char *dir)
+{
+    mp_context *ctx = mp_context_current();
+    char *canon;
+    apr_status_t rv;
+
+    if (!dir)
+        return ctx && ctx->handler_dir ? ctx->handler_dir : "";
+    if ((rv = apr_filepath_merge(&canon, NULL, dir, APR_FILEPATH_TRUENAME, r->pool))) {
+        PyErr_Format(PyExc_OSError, "add_handler: directory '%s': error %d", dir, rv);
+        return NULL;
+    }
+    return canon[0] && canon[strlen(canon) - 1] == '/' ? canon
+                                                       : apr_pstrcat(r->pool, canon, "/", NULL);
+}
+
 /* req.add_handler(): run `spec` later in this request, in phase `phase`. */
 static int add_handler(request_rec *r, const char *phase, const char *spec,
                        const char *dir)
@@ -229,9 +253,12 @@ static int add_handler(request_rec *r, const char *phase, const char *spec,
         PyErr_Format(PyExc_ValueError, "invalid handler '%s' (expected module[::object])", spec);
         return -1;
     }
-    if (dir)
-        h->directory = dir[0] && dir[strlen(dir) - 1] == '/'
-                       ? apr_pstrdup(r->pool, dir) : apr_pstrcat(r->pool, dir, "/", NULL);
+    if (!(h->directory = handler_dir(r, dir))) {
+        st->added[i]->nelts--;
+        return -1;
+    }
+    if (!*h->directory)
+        h->directory = NULL;
     return 0;
 }
 
@@ -453,18 +480,35 @@ static PyObject *req_readlines(mp_request *self, PyObject *args)
 
 /* ------------------------------------------------------------ config */
 
-static PyObject *req_get_config(mp_request *self, PyObject *u)
+/* The request's own copy of its configuration, made on first use: what a
+ * handler writes in it stays for the rest of the request (3.5 handed out
+ * the configuration itself, which every request and thread shared). */
+static PyObject *conf_table(mp_request *self, int options)
 {
     request_rec *r = live(self);
-    return r ? mp_table_copy(mp_pystate_of_type(Py_TYPE(self)),
-                             mp_dir_conf(r)->directives, 0) : NULL;
+    const mp_dir_config *c;
+
+    if (!r)
+        return NULL;
+    if (!self->conf[options]) {
+        c = mp_dir_conf(r);
+        self->conf[options] = mp_table_copy(mp_pystate_of_type(Py_TYPE(self)),
+                                            options ? c->options : c->directives, options);
+        if (!self->conf[options])
+            return NULL;
+    }
+    Py_INCREF(self->conf[options]);
+    return self->conf[options];
+}
+
+static PyObject *req_get_config(mp_request *self, PyObject *u)
+{
+    return conf_table(self, 0);
 }
 
 static PyObject *req_get_options(mp_request *self, PyObject *u)
 {
-    request_rec *r = live(self);
-    return r ? mp_table_copy(mp_pystate_of_type(Py_TYPE(self)),
-                             mp_dir_conf(r)->options, 1) : NULL;
+    return conf_table(self, 1);
 }
 
 static PyObject *req_log_error(mp_request *self, PyObject *args)
@@ -492,20 +536,19 @@ static apr_status_t run_cleanup(void *arg)
         return APR_SUCCESS;
     mp_scope_adopt(c->scope);
     mp_scope_decref(c->scope);
-    PyObject *r = c->data ? PyObject_CallOneArg(c->callable, c->data)
-                          : PyObject_CallNoArgs(c->callable);
+    PyObject *r = PyObject_CallOneArg(c->callable, c->data);
     if (!r)
         mp_log_exception(MPLOG_CLEANUP_ERROR, NULL, c->server, "register_cleanup callable");
     Py_XDECREF(r);
     Py_DECREF(c->callable);
-    Py_XDECREF(c->data);
+    Py_DECREF(c->data);
     mp_interp_leave(in);
     return APR_SUCCESS;
 }
 
 static PyObject *req_register_cleanup(mp_request *self, PyObject *args)
 {
-    PyObject *callable, *data = NULL;
+    PyObject *callable, *data = Py_None;  /* 3.5: callable(None) */
     request_rec *r = live(self);
     mp_cleanup *c;
 
@@ -523,24 +566,8 @@ static PyObject *req_register_cleanup(mp_request *self, PyObject *args)
     c->callable = callable;
     c->data = data;
     Py_INCREF(callable);
-    Py_XINCREF(data);
+    Py_INCREF(data);
     apr_pool_cleanup_register(r->pool, c, run_cleanup, apr_pool_cleanup_null);
-    Py_RETURN_NONE;
-}
-
-static PyObject *req_internal_redirect(mp_request *self, PyObject *args)
-{
-    PyObject *o;
-    const char *uri;
-    request_rec *r = live(self);
-    mp_interp *in;
-
-    if (!r || !PyArg_ParseTuple(args, "O:internal_redirect", &o) ||
-        !(uri = mp_str_to_c(r->pool, o, "internal_redirect uri", 1)))
-        return NULL;
-    in = mp_interp_suspend();
-    ap_internal_redirect(uri, r);
-    mp_interp_resume(in);
     Py_RETURN_NONE;
 }
 
@@ -555,57 +582,6 @@ static PyObject *req_add_handler(mp_request *self, PyObject *args)
                                                               : (Py_INCREF(Py_None), Py_None);
 }
 
-static PyObject *req_document_root(mp_request *self, PyObject *u)
-{
-    request_rec *r = live(self);
-    return r ? mp_str_from_c(ap_document_root(r)) : NULL;
-}
-
-static PyObject *req_construct_url(mp_request *self, PyObject *args)
-{
-    const char *uri;
-    request_rec *r = live(self);
-
-    if (!r || !PyArg_ParseTuple(args, "s:construct_url", &uri))
-        return NULL;
-    return mp_str_from_c(ap_construct_url(r->pool, uri, r));
-}
-
-static PyObject *req_set_content_length(mp_request *self, PyObject *n_obj)
-{
-    long long n;
-    request_rec *r = live(self);
-
-    if (!r || ((n = PyLong_AsLongLong(n_obj)) == -1 && PyErr_Occurred()))
-        return NULL;
-    if (n < 0) {
-        PyErr_SetString(PyExc_ValueError, "content length must not be negative");
-        return NULL;
-    }
-    ap_set_content_length(r, (apr_off_t)n);
-    Py_RETURN_NONE;
-}
-
-static PyObject *req_add_common_vars(mp_request *self, PyObject *u)
-{
-    request_rec *r = live(self);
-
-    if (!r)
-        return NULL;
-    ap_add_common_vars(r);
-    Py_RETURN_NONE;
-}
-
-static PyObject *req_add_cgi_vars(mp_request *self, PyObject *u)
-{
-    request_rec *r = live(self);
-
-    if (!r)
-        return NULL;
-    ap_add_cgi_vars(r);
-    Py_RETURN_NONE;
-}
-
 static PyMethodDef req_methods[] = {
     {"write", (PyCFunction)(void (*)(void))req_write, METH_FASTCALL, "write(data, flush=1)"},
     {"flush", (PyCFunction)req_flush, METH_NOARGS, NULL},
@@ -617,14 +593,8 @@ static PyMethodDef req_methods[] = {
     {"get_options", (PyCFunction)req_get_options, METH_NOARGS, NULL},
     {"log_error", (PyCFunction)req_log_error, METH_VARARGS, "log_error(msg[, level])"},
     {"register_cleanup", (PyCFunction)req_register_cleanup, METH_VARARGS, NULL},
-    {"internal_redirect", (PyCFunction)req_internal_redirect, METH_VARARGS, NULL},
     {"add_handler", (PyCFunction)req_add_handler, METH_VARARGS,
      "add_handler(phase, handler[, dir])"},
-    {"document_root", (PyCFunction)req_document_root, METH_NOARGS, NULL},
-    {"construct_url", (PyCFunction)req_construct_url, METH_VARARGS, NULL},
-    {"set_content_length", (PyCFunction)req_set_content_length, METH_O, NULL},
-    {"add_common_vars", (PyCFunction)req_add_common_vars, METH_NOARGS, NULL},
-    {"add_cgi_vars", (PyCFunction)req_add_cgi_vars, METH_NOARGS, NULL},
     MP_REQ_HTTP_METHODS
     {NULL}
 };
@@ -832,6 +802,7 @@ static PyGetSetDef req_getset[] = {
     REQ_TABLES(X)
 #undef X
     MP_REQ_HTTP_GETSET
+    MP_REQ_HLIST_GETSET
     {"server", (getter)get_server, NULL, NULL, NULL},
     {"connection", (getter)get_connection, NULL, NULL, NULL},
     {"phase", (getter)get_obj, NULL, NULL, (void *)0},
@@ -847,6 +818,8 @@ static int req_traverse(mp_request *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->dict);
+    Py_VISIT(self->conf[0]);
+    Py_VISIT(self->conf[1]);
     for (int i = 0; i < NTABLES; i++)
         Py_VISIT(self->tables[i]);
     return mp_imp_request_traverse(&self->imp, visit, arg);
@@ -855,6 +828,8 @@ static int req_traverse(mp_request *self, visitproc visit, void *arg)
 static int req_clear(mp_request *self)
 {
     Py_CLEAR(self->dict);
+    Py_CLEAR(self->conf[0]);
+    Py_CLEAR(self->conf[1]);
     for (int i = 0; i < NTABLES; i++)
         Py_CLEAR(self->tables[i]);
     mp_imp_request_clear(&self->imp);

@@ -47,16 +47,37 @@ server_rec *mp_server_rec(PyObject *o)
     return Py_TYPE(o)->tp_dealloc == srv_dealloc ? ((mp_server *)o)->s : NULL;
 }
 
+/* The interpreter's own copy of a server's configuration, made on first
+ * use and the same table from then on, so that what code writes in it
+ * (at import, say) is there for later requests of this process, as with
+ * 3.5.  Not shared with other processes or interpreters. */
+static PyObject *srv_conf_table(mp_server *self, int options)
+{
+    mp_pystate *st = mp_pystate_of_type(Py_TYPE(self));
+    const mp_dir_config *c = mp_srv_conf(self->s)->conf;
+    PyObject *key = Py_BuildValue("(ni)", (Py_ssize_t)self->s, options), *t = NULL;
+
+    if (!key)
+        return NULL;
+    if ((t = PyDict_GetItemWithError(st->srv_conf, key))) {
+        Py_INCREF(t);
+    } else if (!PyErr_Occurred() &&
+               (t = mp_table_copy(st, options ? c->options : c->directives, options)) &&
+               PyDict_SetItem(st->srv_conf, key, t) < 0) {
+        Py_CLEAR(t);
+    }
+    Py_DECREF(key);
+    return t;
+}
+
 static PyObject *srv_get_config(mp_server *self, PyObject *u)
 {
-    return mp_table_copy(mp_pystate_of_type(Py_TYPE(self)),
-                         mp_srv_conf(self->s)->conf->directives, 0);
+    return srv_conf_table(self, 0);
 }
 
 static PyObject *srv_get_options(mp_server *self, PyObject *u)
 {
-    return mp_table_copy(mp_pystate_of_type(Py_TYPE(self)),
-                         mp_srv_conf(self->s)->conf->options, 0);
+    return srv_conf_table(self, 1);
 }
 
 static PyObject *srv_log_error(mp_server *self, PyObject *args)

@@ -108,6 +108,13 @@ def test_no_update_is_lost_under_the_lock(srv):
         assert len(threads) > 1, "one thread served everything: nothing shared"
 
 
+def test_dbm_lock_index_0_as_psp_uses_it(srv):
+    """psp and DbmSession lock their dbm file with (server, None, 0)."""
+    path = counter_file(srv, "dbm")
+    who = hammer(srv, "do=counter&index=0&sleep=0.01&file=" + path, clients=6, each=3)
+    assert read_file(path) == str(len(who))
+
+
 def test_without_the_lock_updates_are_lost(srv):
     """The same load without the lock loses updates: the test above can
     fail."""
@@ -142,7 +149,7 @@ def test_trylock_is_false_while_another_request_holds_the_lock(srv):
 
 def test_locks_by_index_are_distinct(srv):
     mark = srv.path("logs", "held-by-index")
-    fut = hold(srv, mark, "index=3", 1.0)
+    fut = hold(srv, mark, "index=3", 1.5)
     held = js(srv.get("/app/x?do=try&index=3"))["got"]
     others = [js(srv.get("/app/x?do=try&index=%d" % i))["got"] for i in (0, 1, 2, 4, 7)]
     fut.result()

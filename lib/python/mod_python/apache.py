@@ -25,6 +25,54 @@ class SERVER_RETURN(Exception):
     handler with that result."""
 
 
+# 3.5 code catches _apache.SERVER_RETURN too.
+_apache.SERVER_RETURN = SERVER_RETURN
+
+
+def resolve_object(module, obj_str, arg=None, silent=0):
+    """Follow the dotted names of obj_str from module, as handlers are
+    found: a class met on the way is instantiated with arg first
+    ("Class.method" gives Class(arg).method).  silent: None instead of
+    AttributeError for a missing name."""
+    obj = module
+    for name in obj_str.split("."):
+        parent = obj
+        if not hasattr(obj, name):
+            if silent:
+                return None
+            if obj is module and hasattr(module, "__file__"):
+                raise AttributeError("module '%s' contains no '%s'" % (module.__file__, name))
+        obj = getattr(obj, name)
+        if isinstance(parent, type):
+            obj = getattr(parent(arg), name)
+    return obj
+
+
+def module_mtime(module):
+    """The modification time of a module's file, 0 when it has none."""
+    import os
+    try:
+        return os.path.getmtime(module.__file__)
+    except (AttributeError, TypeError, OSError):
+        return 0
+
+
+def _call_under_pdb(obj, arg):
+    """PythonEnablePdb On with httpd -X: run obj(arg) under pdb, on httpd's
+    terminal.  Tracing is set around the call (not pdb.runcall(), which
+    would turn a "quit" into a None result): quitting raises BdbQuit, a
+    handler error like any other."""
+    import pdb
+    debugger = pdb.Pdb()
+    debugger.reset()
+    sys.settrace(debugger.trace_dispatch)
+    try:
+        return obj(arg)
+    finally:
+        debugger.quitting = True
+        sys.settrace(None)
+
+
 def mpm_name():
     """The MPM httpd runs: 'prefork', 'worker' or 'event'."""
     return _apache.mpm_name()

@@ -6,7 +6,7 @@ def handler(req):
 
 
 def cleanup(req):
-    def boom():
+    def boom(data):
         raise ValueError("cleanup failed on purpose")
     req.register_cleanup(boom)
     req.write("ok")

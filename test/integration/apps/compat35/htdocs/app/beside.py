@@ -1,0 +1,3 @@
+def added(req):
+    req.write("beside")
+    return 0

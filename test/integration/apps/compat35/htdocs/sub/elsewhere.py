@@ -1,0 +1,3 @@
+def added(req):
+    req.write("elsewhere:" + req.hlist.directory)
+    return 0
