@@ -28,4 +28,16 @@
 #define MPLOG_PYTHON_PATH       MPLOGNO(00014) /* PythonPath failed */
 #define MPLOG_CLEANUP_ERROR     MPLOGNO(00015) /* register_cleanup callable raised */
 
+/* config/mp_locks.c: _global_lock's locks (ids 00050-00059 are theirs
+ * and objects/mp_process.c's) */
+#define MPLOG_LOCKS_CREATED     MPLOGNO(00050) /* info: the locks, mechanism */
+#define MPLOG_LOCKS_CREATE      MPLOGNO(00051) /* a lock cannot be made: no start */
+#define MPLOG_LOCKS_CHILD       MPLOGNO(00052) /* ... nor taken up by a child */
+#define MPLOG_LOCKS_OPTION_IGNORED MPLOGNO(00053) /* lock option outside main server */
+#define MPLOG_LOCKS_KEPT        MPLOGNO(00054) /* a restart keeps the locks */
+#define MPLOG_LOCKS_MECH        MPLOGNO(00057) /* Mutex mechanism refused: no start */
+/* objects/mp_process.c: child-exit cleanups */
+#define MPLOG_EXIT_CLEANUP_ERROR MPLOGNO(00055) /* a child-exit cleanup raised */
+#define MPLOG_EXIT_CLEANUP_SKIPPED MPLOGNO(00056) /* exit from inside Python */
+
 #endif

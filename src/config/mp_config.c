@@ -3,6 +3,7 @@
  * `apachectl -t` with httpd's "Syntax error on line N" and our message
  * naming the directive. */
 #include "config/mp_config.h"
+#include "config/mp_locks.h"
 #include "base/mp_names.h"
 
 #include "apr_fnmatch.h"
@@ -377,9 +378,12 @@ static const char *option_cmd(cmd_parms *cmd, void *mconfig, const char *key,
                               const char *val)
 {
     mp_dir_config *srv = server_side(cmd);
+    const char *err;
 
     if (!*key)
         return "PythonOption requires a non-empty key";
+    if ((err = mp_locks_check_option(cmd, key, val)))
+        return err;
     /* A missing value means "unset": get_options() drops empty values. */
     set_option(mconfig, key, val);
     if (srv)

@@ -6,6 +6,7 @@
 #include "objects/mp_objects.h"
 #include "objects/mp_hlist.h"
 #include "objects/mp_apachefn.h"
+#include "objects/mp_process.h"
 
 #include "ap_mpm.h"
 #include "http_core.h"
@@ -84,6 +85,7 @@ static PyMethodDef apmod_methods[] = {
     {"server_root", ap_server_root_py, METH_NOARGS, "httpd's ServerRoot"},
     {"mpm_name", ap_mpm_name_py, METH_NOARGS, "the MPM's name: prefork, worker, event"},
     MP_APACHEFN_METHODS
+    MP_APACHEMOD_PROCESS_METHODS
     {NULL}
 };
 

@@ -5,6 +5,7 @@
  * one object for the request); a connection object belongs to the request
  * it came from (mp_scope). */
 #include "objects/mp_objects.h"
+#include "objects/mp_process.h"
 
 #include "ap_mpm.h"
 #include "http_connection.h"
@@ -196,6 +197,7 @@ static PyMethodDef srv_methods[] = {
     {"get_config", (PyCFunction)srv_get_config, METH_NOARGS, NULL},
     {"get_options", (PyCFunction)srv_get_options, METH_NOARGS, NULL},
     {"log_error", (PyCFunction)srv_log_error, METH_VARARGS, NULL},
+    MP_SERVER_PROCESS_METHODS
     {NULL}
 };
 
