@@ -9,6 +9,7 @@
 #include "objects/mp_objects.h"
 #include "objects/mp_body.h"
 #include "objects/mp_req_http.h"
+#include "objects/mp_req_filter.h"
 
 #include "http_core.h"
 #include "util_script.h"
@@ -626,6 +627,7 @@ static PyMethodDef req_methods[] = {
     {"add_common_vars", (PyCFunction)req_add_common_vars, METH_NOARGS, NULL},
     {"add_cgi_vars", (PyCFunction)req_add_cgi_vars, METH_NOARGS, NULL},
     MP_REQ_HTTP_METHODS
+    MP_REQ_FILTER_METHODS
     {NULL}
 };
 
