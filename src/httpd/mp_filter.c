@@ -22,23 +22,32 @@ static const char *directive(const mp_filter_state *fs)
     return fs->is_input ? "PythonInputFilter" : "PythonOutputFilter";
 }
 
+/* mod_filter's AddOutputFilterByType runs a filter under a harness named
+ * after it: "BYTYPE:NAME" (other mod_filter harnesses hide the name). */
+#define BYTYPE "bytype:"
+
 /* The state of a configured filter at its first call: its handler in the
  * request's configuration, under httpd's name for it; NULL (logged) when
  * this section configures none. */
 static mp_filter_state *state_for(ap_filter_t *f, int input)
 {
+    char *name;
     const mp_handler *h;
 
     if (!f->r)
         return NULL;
-    if (!(h = mp_filter_handler(mp_dir_conf(f->r), input, f->frec->name))) {
+    name = apr_pstrdup(f->r->pool, f->frec->name);
+    ap_str_tolower(name);
+    if (!strncmp(name, BYTYPE, strlen(BYTYPE)))
+        name += strlen(BYTYPE);
+    if (!(h = mp_filter_handler(mp_dir_conf(f->r), input, name))) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, f->r, MPLOG_FILTER_UNKNOWN
                       "%s %s is not configured for %s: the filter passes the "
                       "data through", input ? "PythonInputFilter" : "PythonOutputFilter",
-                      f->frec->name, f->r->uri);
+                      name, f->r->uri);
         return NULL;
     }
-    return mp_filter_state_new(f->r, h, f->frec->name, input);
+    return mp_filter_state_new(f->r, h, name, input);
 }
 
 /* ------------------------------------------------------ entering Python */

@@ -17,20 +17,22 @@ def gzip_filter(filter):
     if st is None:
         st = req.gz = {"z": zlib.compressobj(int(req.get_options().get("level", "6")),
                                              zlib.DEFLATED, 31),
-                       "calls": 0, "total": 0, "call_max": 0}
+                       "calls": 0, "total": 0, "call_max": 0, "read_max": 0}
         req.headers_out["Content-Encoding"] = "gzip"
     st["calls"] += 1
     this_call = 0
     s = filter.read()
     while s:
         this_call += len(s)
+        st["read_max"] = max(st["read_max"], len(s))
         filter.write(st["z"].compress(s))
         s = filter.read()
     st["total"] += this_call
     st["call_max"] = max(st["call_max"], this_call)
     if s is None:
         filter.write(st["z"].flush())
-        req.log_error("gzip filter: calls=%(calls)d total=%(total)d call_max=%(call_max)d"
+        req.log_error("gzip filter: calls=%(calls)d total=%(total)d "
+                      "call_max=%(call_max)d read_max=%(read_max)d"
                       % st, apache.APLOG_NOTICE)
         filter.close()
 
@@ -209,14 +211,19 @@ def server_return(filter):
     raise apache.SERVER_RETURN(apache.OK)
 
 
-def tag_a(filter):
-    filter.write(b"A:")
+def tag(filter, name):
+    if not getattr(filter.req, "tagged", False):
+        filter.req.tagged = True
+        filter.write(name)
     filter.pass_on()
+
+
+def tag_a(filter):
+    tag(filter, b"A:")
 
 
 def tag_b(filter):
-    filter.write(b"B:")
-    filter.pass_on()
+    tag(filter, b"B:")
 
 
 def swallow(filter):
