@@ -40,14 +40,12 @@ static mp_filter_state *state_for(ap_filter_t *f, int input)
     ap_str_tolower(name);
     if (!strncmp(name, BYTYPE, strlen(BYTYPE)))
         name += strlen(BYTYPE);
-    if (!(h = mp_filter_handler(mp_dir_conf(f->r), input, name))) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, f->r, MPLOG_FILTER_UNKNOWN
-                      "%s %s is not configured for %s: the filter passes the "
-                      "data through", input ? "PythonInputFilter" : "PythonOutputFilter",
-                      name, f->r->uri);
-        return NULL;
-    }
-    return mp_filter_state_new(f->r, h, name, input);
+    if ((h = mp_filter_handler(mp_dir_conf(f->r), input, name)))
+        return mp_filter_state_new(f->r, h, name, input);
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, f->r, MPLOG_FILTER_UNKNOWN
+                  "%s %s is not configured for %s: the filter passes the data through",
+                  input ? "PythonInputFilter" : "PythonOutputFilter", name, f->r->uri);
+    return NULL;
 }
 
 /* ------------------------------------------------------ entering Python */
@@ -93,26 +91,32 @@ static PyObject *prepare(mp_interp *in, request_rec *r, const mp_dir_config *c)
 
 /* ------------------------------------------------------ one call */
 
-/* apache.SERVER_RETURN from a filter is not an error (3.5): a status it
- * carries, (code, status), sets req.status.  0 if that is what was
- * raised (cleared), else -1. */
+/* SERVER_RETURN's status, when a valid one, as req.status. */
+static void set_status(request_rec *r, PyObject *st)
+{
+    int overflow = 0;
+    long n = PyLong_Check(st) ? PyLong_AsLongAndOverflow(st, &overflow) : 0;
+
+    if (!overflow && ap_is_HTTP_VALID_RESPONSE(n))
+        r->status = (int)n;
+}
+
+/* apache.SERVER_RETURN from a filter is not an error (3.5): the status of
+ * SERVER_RETURN((code, status)) sets req.status, the code is ignored as a
+ * filter's result is.  0 if that is what was raised (cleared), else -1. */
 static int server_return(mp_interp *in, request_rec *r)
 {
-    PyObject *type, *value, *tb, *args, *st;
-    long n;
+    PyObject *type, *value, *tb, *args, *v;
 
     if (!PyErr_ExceptionMatches(mp_pystate_of(in)->server_return))
         return -1;
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
     args = value ? PyObject_GetAttrString(value, "args") : NULL;
-    if (args && PyTuple_Check(args) && PyTuple_GET_SIZE(args) == 1 &&
-        PyTuple_Check(PyTuple_GET_ITEM(args, 0)))
-        Py_SETREF(args, Py_NewRef(PyTuple_GET_ITEM(args, 0)));
-    if (args && PyTuple_Check(args) && PyTuple_GET_SIZE(args) == 2 &&
-        PyLong_Check(st = PyTuple_GET_ITEM(args, 1)) &&
-        ap_is_HTTP_VALID_RESPONSE(n = PyLong_AsLong(st)))
-        r->status = (int)n;
+    v = args && PyTuple_Check(args) && PyTuple_GET_SIZE(args) == 1
+        ? PyTuple_GET_ITEM(args, 0) : args;
+    if (v && PyTuple_Check(v) && PyTuple_GET_SIZE(v) == 2)
+        set_status(r, PyTuple_GET_ITEM(v, 1));
     PyErr_Clear();
     Py_XDECREF(args);
     Py_XDECREF(type);
@@ -326,8 +330,8 @@ static void set_aside(apr_bucket_brigade *bb, apr_pool_t *p)
         apr_bucket_setaside(b, p);
 }
 
-/* The filter raised: the reader gets an error (a Python handler an
- * OSError), and later reads pass through. */
+/* Run the filter for one read.  If it raises, the reader gets an error
+ * (a Python handler an OSError) and later reads pass through. */
 static apr_status_t run_input(mp_filter_state *fs, apr_read_type_e block, apr_off_t readbytes)
 {
     request_rec *r = fs->f->r;
