@@ -332,13 +332,15 @@ static void set_aside(apr_bucket_brigade *bb, apr_pool_t *p)
 
 /* Run the filter for one read.  If it raises, the reader gets an error
  * (a Python handler an OSError) and later reads pass through. */
-static apr_status_t run_input(mp_filter_state *fs, apr_read_type_e block, apr_off_t readbytes)
+static apr_status_t run_input(mp_filter_state *fs, ap_input_mode_t mode, apr_read_type_e block,
+                              apr_off_t readbytes)
 {
     request_rec *r = fs->f->r;
     mp_context ctx = { r, r->server, NULL, fs->h->directory, NULL };
     mp_interp *in, *outer;
     int failed = 1;
 
+    fs->mode = mode;
     fs->block = block;
     fs->readbytes = readbytes;
     fs->rc = APR_SUCCESS;
@@ -418,7 +420,7 @@ static apr_status_t in_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_m
         return ap_get_brigade(f->next, bb, mode, block, readbytes);
     fs->rc = APR_SUCCESS;
     if (APR_BRIGADE_EMPTY(fs->out) && !fs->closed && !fs->disabled &&
-        (rv = run_input(fs, block, readbytes)) != APR_SUCCESS)
+        (rv = run_input(fs, mode, block, readbytes)) != APR_SUCCESS)
         return rv;
     return deliver(fs, bb, mode, block, readbytes);
 }

@@ -135,12 +135,12 @@ static int pass_out(mp_filter_state *fs, int flush)
     return -1;
 }
 
-/* Input: one brigade from upstream, as httpd asked for it, into `bb`,
- * the GIL given up.  -1 with OSError. */
+/* Input: one brigade from upstream, in the mode and size the reader asked
+ * for (bytes or a line), into `bb`, the GIL given up.  -1 with OSError. */
 static int fetch(mp_filter_state *fs, apr_bucket_brigade *bb)
 {
     mp_interp *in = mp_interp_suspend();
-    apr_status_t rv = ap_get_brigade(fs->f->next, bb, AP_MODE_READBYTES, fs->block,
+    apr_status_t rv = ap_get_brigade(fs->f->next, bb, fs->mode, fs->block,
                                      fs->readbytes > 0 ? fs->readbytes : AP_IOBUFSIZE);
 
     mp_interp_resume(in);

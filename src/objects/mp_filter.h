@@ -18,8 +18,9 @@ typedef struct mp_filter_state {
 
     /* this call */
     apr_bucket_brigade *in;  /* output: the brigade httpd passed */
-    apr_off_t readbytes;     /* input: what the reader asked for */
+    ap_input_mode_t mode;    /* input: what the reader asked for */
     apr_read_type_e block;
+    apr_off_t readbytes;
     int fetched;             /* input: the filter fetched from upstream */
     int progress;            /* the filter consumed input */
     apr_status_t rc;         /* last status from the rest of the chain */

@@ -307,7 +307,7 @@ def test_input_filter_sees_the_body_in_pieces(srv):
     data = lower_body(2 * 1024 * 1024)
     d = js(post(srv, "/app/countin/echo", data))
     assert d["sha"] == hashlib.sha256(data.upper()).hexdigest()
-    assert d["calls"] >= 16 and d["max"] <= 128 * 1024, d
+    assert d["calls"] >= 16 and d["max"] <= 128 * 1024 and d["is_input"] == 1, d
 
 
 def test_readline_in_an_input_filter(srv):

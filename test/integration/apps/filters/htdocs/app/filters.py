@@ -60,6 +60,7 @@ def count_in(filter):
     """Upper-cases and counts the calls and the largest piece per call."""
     req = filter.req
     req.in_calls = getattr(req, "in_calls", 0) + 1
+    req.in_is_input = filter.is_input
     got = 0
     s = filter.read()
     while s:
@@ -197,6 +198,11 @@ def attrs(filter):
     if not getattr(req, "attrs_done", False):
         req.attrs_done = True
         filter.softspace = 1
+        filter.req = req            # writable, as in 3.5
+        try:
+            del filter.req
+        except AttributeError:
+            pass
         req.headers_out["X-Attrs"] = repr({
             "name": filter.name, "handler": filter.handler, "dir": filter.dir,
             "is_input": filter.is_input, "closed": filter.closed,

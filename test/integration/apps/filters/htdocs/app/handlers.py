@@ -63,6 +63,7 @@ def echo(req):
                        "head": body[:40].decode("latin-1"),
                        "calls": getattr(req, "in_calls", None),
                        "max": getattr(req, "in_max", None),
+                       "is_input": getattr(req, "in_is_input", None),
                        "passed_in": getattr(req, "passed_in", None)})
 
 
