@@ -127,8 +127,9 @@ static int apmod_exec(PyObject *m)
     if (!(st->table_type = mp_table_type_new(m)) ||
         !(st->request_type = mp_request_type_new(m)) ||
         !(st->server_type = mp_server_type_new(m)) ||
-        !(st->conn_type = mp_conn_type_new(m)) ||
-        !(st->filter_type = mp_filter_type_new(m)))
+        !(st->conn_type = mp_conn_type_new(m)))
+        return -1;
+    if (!(st->filter_type = mp_filter_type_new(m)))
         return -1;
     if (PyModule_AddObjectRef(m, "table", (PyObject *)st->table_type) < 0 ||
         PyModule_AddObjectRef(m, "request", (PyObject *)st->request_type) < 0 ||

@@ -355,6 +355,14 @@ def test_add_unknown_filter_raises(srv):
                                      "(neither registered by this request nor known to httpd)"}
 
 
+def test_filters_after_a_graceful_restart(srv):
+    """The names are registered again from the new configuration."""
+    srv.graceful()
+    assert srv.get("/app/upper/text").body == b"HELLO WORLD"
+    assert srv.get("/typed/t.txt").body == b"TYPED TEXT\n"
+    assert srv.get("/app/x/register").body == b"HELLO FROM A REGISTERED FILTER"
+
+
 # ------------------------------------------------------------ threads
 
 def test_concurrent_filtered_requests(worker):
