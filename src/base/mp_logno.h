@@ -27,6 +27,10 @@
 /* objects/ */
 #define MPLOG_PYTHON_PATH       MPLOGNO(00014) /* PythonPath failed */
 #define MPLOG_CLEANUP_ERROR     MPLOGNO(00015) /* register_cleanup callable raised */
+/* httpd/mp_filter.c (00020-00029 kept for filters) */
+#define MPLOG_FILTER_ERROR      MPLOGNO(00020) /* a Python filter raised: traceback */
+#define MPLOG_FILTER_UNKNOWN    MPLOGNO(00021) /* filter name not configured here */
+#define MPLOG_FILTER_REQUEST    MPLOGNO(00022) /* request object not made for a filter */
 
 /* config/mp_locks.c: _global_lock's locks (ids 00050-00059 are theirs
  * and objects/mp_process.c's) */

@@ -123,6 +123,7 @@ static void mp_register_hooks(apr_pool_t *p)
     ap_hook_fixups(mp_fixup, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(mp_handler_hook, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(mp_log, NULL, NULL, APR_HOOK_MIDDLE);
+    mp_filter_register();
     (void)p;
 }
 

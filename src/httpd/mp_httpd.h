@@ -38,4 +38,11 @@ int mp_report_handler_error(request_rec *r, const mp_dir_config *c, mp_phase pha
  * objects) and PythonInterpLimit.  In the parent, at post_config. */
 void mp_host_configure(server_rec *s);
 
+/* mp_filter_dispatch.c: httpd's filter functions for Python filters, registered as
+ * MOD_PYTHON and given to the configuration for PythonInputFilter and
+ * PythonOutputFilter.  From the module's register_hooks. */
+void mp_filter_register(void);
+/* mp_error.c: the PythonDebug page for traceback `lines` (a filter's). */
+const char *mp_error_page(request_rec *r, const char *prefix, PyObject *lines);
+
 #endif

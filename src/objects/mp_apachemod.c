@@ -137,6 +137,8 @@ static int apmod_exec(PyObject *m)
         return -1;
     if (!(st->finfo_type = mp_finfo_type_new(m)) || mp_finfo_add_constants(m) < 0)
         return -1;
+    if (!(st->filter_type = mp_filter_type_new(m)))
+        return -1;
     if (PyModule_AddObjectRef(m, "table", (PyObject *)st->table_type) < 0 ||
         PyModule_AddObjectRef(m, "request", (PyObject *)st->request_type) < 0 ||
         PyModule_AddIntConstant(m, "MODULE_MAGIC_NUMBER_MAJOR", MODULE_MAGIC_NUMBER_MAJOR) < 0 ||

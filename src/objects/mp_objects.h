@@ -102,6 +102,8 @@ PyTypeObject *mp_server_type_new(PyObject *module);
 /* req.connection: valid in the scope of the request it came from. */
 PyObject *mp_conn_new(struct mp_pystate *st, mp_scope *scope);
 PyTypeObject *mp_conn_type_new(PyObject *module);
+/* The filter object's type (mp_filter.h has the rest). */
+PyTypeObject *mp_filter_type_new(PyObject *module);
 
 /* A new _apache module for the current interpreter: its state zeroed but
  * for the types, made by its exec slot. */
@@ -124,6 +126,7 @@ typedef struct mp_pystate {
     PyTypeObject *table_type, *request_type, *server_type, *conn_type;
     PyTypeObject *hlist_type;
     PyTypeObject *finfo_type;
+    PyTypeObject *filter_type;          /* mp_filter.c */
     PyObject *importer;      /* mp_importer */
     PyObject *apache;        /* the mod_python.apache module */
     PyObject *server_return; /* apache.SERVER_RETURN */
