@@ -27,5 +27,9 @@
 /* objects/ */
 #define MPLOG_PYTHON_PATH       MPLOGNO(00014) /* PythonPath failed */
 #define MPLOG_CLEANUP_ERROR     MPLOGNO(00015) /* register_cleanup callable raised */
+/* httpd/mp_connection.c: PythonConnectionHandler (00030-00039) */
+#define MPLOG_CONN_HANDLER_ERROR MPLOGNO(00030) /* it raised: traceback */
+#define MPLOG_CONN_RESULT       MPLOGNO(00031) /* it returned no OK/DECLINED/DONE */
+#define MPLOG_CONN_OBJECT       MPLOGNO(00032) /* connection object not made */
 
 #endif

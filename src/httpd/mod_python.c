@@ -4,6 +4,7 @@
 #include "httpd/mp_httpd.h"
 
 #include "ap_mpm.h"
+#include "http_connection.h"
 #include "http_core.h"
 #include "mod_auth.h"
 
@@ -90,6 +91,11 @@ static int mp_log(request_rec *r)
     return mp_run_phase(r, MP_LOG);
 }
 
+static int mp_process_connection(conn_rec *c)
+{
+    return mp_run_connection(c);
+}
+
 static void mp_register_hooks(apr_pool_t *p)
 {
     ap_hook_post_config(mp_post_config, NULL, NULL, APR_HOOK_MIDDLE);
@@ -110,6 +116,8 @@ static void mp_register_hooks(apr_pool_t *p)
     ap_hook_fixups(mp_fixup, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(mp_handler_hook, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(mp_log, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Before HTTP's (REALLY_LAST), which serves what this declines. */
+    ap_hook_process_connection(mp_process_connection, NULL, NULL, APR_HOOK_MIDDLE);
     (void)p;
 }
 

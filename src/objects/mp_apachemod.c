@@ -129,6 +129,8 @@ static int apmod_exec(PyObject *m)
         !(st->server_type = mp_server_type_new(m)) ||
         !(st->conn_type = mp_conn_type_new(m)))
         return -1;
+    if (!(st->hlist_type = mp_hlist_type_new(m)))
+        return -1;
     if (PyModule_AddObjectRef(m, "table", (PyObject *)st->table_type) < 0 ||
         PyModule_AddObjectRef(m, "request", (PyObject *)st->request_type) < 0 ||
         PyModule_AddIntConstant(m, "MODULE_MAGIC_NUMBER_MAJOR", MODULE_MAGIC_NUMBER_MAJOR) < 0 ||
