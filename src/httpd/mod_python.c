@@ -7,6 +7,7 @@
 #include "http_connection.h"
 #include "http_core.h"
 #include "mod_auth.h"
+#include "mpm_common.h"
 
 
 static int mp_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -96,6 +97,13 @@ static int mp_process_connection(conn_rec *c)
     return mp_run_connection(c);
 }
 
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 110)
+static void mp_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    mp_connections_stopping(graceful);
+}
+#endif
+
 static void mp_register_hooks(apr_pool_t *p)
 {
     ap_hook_post_config(mp_post_config, NULL, NULL, APR_HOOK_MIDDLE);
@@ -118,6 +126,9 @@ static void mp_register_hooks(apr_pool_t *p)
     ap_hook_log_transaction(mp_log, NULL, NULL, APR_HOOK_MIDDLE);
     /* Before HTTP's (REALLY_LAST), which serves what this declines. */
     ap_hook_process_connection(mp_process_connection, NULL, NULL, APR_HOOK_MIDDLE);
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 110)
+    ap_hook_child_stopping(mp_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
+#endif
     (void)p;
 }
 

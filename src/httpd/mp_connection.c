@@ -7,7 +7,69 @@
 
 #include "http_core.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 APLOG_USE_MODULE(python);
+
+/* ------------------------------------------------ handlers of this child */
+
+/* A connection handler waits for its client in a blocking read.  When the
+ * child stops ungracefully, the event MPM closes the connections' sockets,
+ * which does not wake a thread blocked on one: the child would wait for
+ * the read's Timeout, and be killed first.  So each running handler's
+ * socket is also held as a dup() of its descriptor, shut down then: the
+ * read ends, the handler returns, the child exits. */
+typedef struct mp_live_conn {
+    int fd;                      /* the dup(), or -1 */
+    struct mp_live_conn *prev, *next;
+} mp_live_conn;
+
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static mp_live_conn *live;       /* guarded by live_mu */
+
+static void live_add(mp_live_conn *l, conn_rec *c)
+{
+    apr_socket_t *sock = ap_get_conn_socket(c);
+    apr_os_sock_t fd;
+
+    l->fd = sock && apr_os_sock_get(&fd, sock) == APR_SUCCESS ? dup(fd) : -1;
+    if (l->fd < 0)
+        return;
+    pthread_mutex_lock(&live_mu);
+    l->prev = NULL;
+    if ((l->next = live))
+        live->prev = l;
+    live = l;
+    pthread_mutex_unlock(&live_mu);
+}
+
+static void live_remove(mp_live_conn *l)
+{
+    if (l->fd < 0)
+        return;
+    pthread_mutex_lock(&live_mu);
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        live = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    pthread_mutex_unlock(&live_mu);
+    close(l->fd);
+}
+
+void mp_connections_stopping(int graceful)
+{
+    if (graceful)
+        return;   /* running connections are served to their end */
+    pthread_mutex_lock(&live_mu);
+    for (mp_live_conn *l = live; l; l = l->next)
+        shutdown(l->fd, SHUT_RDWR);
+    pthread_mutex_unlock(&live_mu);
+}
+
+/* ------------------------------------------------------------ dispatch */
 
 /* The server's PythonInterpreter, else its ServerName. */
 static const char *interp_name(const server_rec *s, const mp_dir_config *conf)
@@ -69,9 +131,11 @@ run_connection(conn_rec *c, const mp_handler *h)
     mp_interp *in = mp_interp_enter(interp_name(s, conf), NULL, &ctx);
     PyObject *conn = NULL;
     int rc = OK;   /* on any failure the connection is closed, never HTTP's */
+    mp_live_conn l;
 
     if (!in)
         return OK;
+    live_add(&l, c);
     if (mp_pystate_apply_path(in, conf->python_path, NULL, s) < 0)
         goto done;
     if (!(conn = mp_conn_for_handler(mp_pystate_of(in), c, h))) {
@@ -85,6 +149,7 @@ run_connection(conn_rec *c, const mp_handler *h)
     Py_DECREF(conn);
 done:
     mp_interp_leave(in);
+    live_remove(&l);
     return rc;
 }
 

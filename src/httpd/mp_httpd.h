@@ -30,6 +30,8 @@ void mp_run_imports(server_rec *s);
 /* mp_connection.c: PythonConnectionHandler, for process_connection:
  * DECLINED at once where the connection's server has none. */
 int mp_run_connection(conn_rec *c);
+/* For child_stopping: an ungraceful stop ends the handlers' reads. */
+void mp_connections_stopping(int graceful);
 
 /* mp_error.c: handler `h` raised in `phase`: log the traceback; with
  * PythonDebug On also send it, escaped, to the client.  The status to

@@ -339,6 +339,32 @@ def test_declined_connection_is_served_by_http(srv):
                             "decline.test" % srv.root in srv.log())
 
 
+def banner(srv):
+    c = Client(srv, "127.0.0.3")
+    try:
+        line = c.line()
+        assert c.closed_by_server()
+        return line
+    finally:
+        c.close()
+
+
+def test_server_speaks_first_and_reloads_the_changed_handler(srv):
+    """The handler runs as soon as the client connects (the listener has
+    no AcceptFilter), and an edited handler file serves the next
+    connection (PythonAutoReload, default On)."""
+    path = srv.path("proto", "banner.py")
+    assert banner(srv) == b"banner v1 from banner.test\n"
+    text = open(path).read()
+    try:
+        with open(path, "w") as f:
+            f.write(text.replace("VERSION = 1", "VERSION = 2"))
+        assert wait_for(lambda: banner(srv) == b"banner v2 from banner.test\n")
+    finally:
+        with open(path, "w") as f:
+            f.write(text)
+
+
 # ------------------------------------------------------------ HTTP meanwhile
 
 def test_http_keeps_alive_on_the_first_port(srv, client):
@@ -366,6 +392,32 @@ def test_http_keeps_alive_on_the_first_port(srv, client):
         conn.close()
     for c in idle:
         assert c.ask(b"still\n") == b"still\n"
+
+
+# ------------------------------------------------------------ stopping
+
+@pytest.mark.parametrize("mpm", ["event", "worker", "prefork"])
+def test_stop_ends_waiting_handlers(httpd_factory, mpm):
+    """A stop does not wait for the reads of idle clients (Timeout 60
+    here): under the event MPM, which closes the sockets of its
+    connections, a handler's read is woken (child_stopping), so the child
+    exits instead of being killed."""
+    h = httpd_factory(mpm)
+    h.config(h.install_app("connection").replace("Timeout 3", "Timeout 60"))
+    h.start()
+    clients = [Client(h) for _ in range(2)]
+    try:
+        for c in clients:
+            assert c.ask(b"waiting\n") == b"waiting\n"
+        t = time.time()
+        h.stop()
+        assert time.time() - t < 8
+        assert "AH00046" not in h.log(), h.log()   # "sending a SIGKILL"
+        for c in clients:
+            assert c.closed_by_server()
+    finally:
+        for c in clients:
+            c.close()
 
 
 # ------------------------------------------------------------ configuration
