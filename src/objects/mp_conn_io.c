@@ -28,34 +28,36 @@ static conn_rec *io_begin(PyObject *self, mp_conn_io **io)
     return c;
 }
 
-/* Move the data of what httpd gave (io->tmp) to the end of io->in, set
- * aside for the connection's life; an EOS sets io->eof.  Without the GIL
- * (it touches httpd's structures only).  The bytes moved, or -1 with *st. */
-static apr_off_t keep_data(mp_conn_io *io, conn_rec *c, apr_status_t *st)
+/* Move the data of what httpd gave (io->tmp) to the end of io->in (and
+ * io->have), set aside for the connection's life; an EOS sets io->eof.
+ * Without the GIL: it touches httpd's structures only.  *got tells whether
+ * any data came. */
+static apr_status_t keep_data(mp_conn_io *io, conn_rec *c, int *got)
 {
+    apr_status_t st;
     apr_bucket *b;
     const char *data;
     apr_size_t len;
-    apr_off_t got = 0;
 
     while ((b = APR_BRIGADE_FIRST(io->tmp)) != APR_BRIGADE_SENTINEL(io->tmp)) {
         if (APR_BUCKET_IS_EOS(b))
             io->eof = 1;
         /* reading a bucket of unknown length (a socket's) makes it data */
         if (!APR_BUCKET_IS_METADATA(b) &&
-            (*st = apr_bucket_read(b, &data, &len, APR_BLOCK_READ)) != APR_SUCCESS)
-            return -1;
+            (st = apr_bucket_read(b, &data, &len, APR_BLOCK_READ)) != APR_SUCCESS)
+            return st;
         if (APR_BUCKET_IS_METADATA(b) || !b->length) {
             apr_bucket_delete(b);
             continue;
         }
-        if ((*st = apr_bucket_setaside(b, c->pool)) != APR_SUCCESS)
-            return -1;
-        got += (apr_off_t)b->length;
+        if ((st = apr_bucket_setaside(b, c->pool)) != APR_SUCCESS)
+            return st;
+        io->have += b->length;
+        *got = 1;
         APR_BUCKET_REMOVE(b);
         APR_BRIGADE_INSERT_TAIL(io->in, b);
     }
-    return got;
+    return APR_SUCCESS;
 }
 
 static int read_error(apr_status_t st)
@@ -74,8 +76,8 @@ static int read_error(apr_status_t st)
 static int fetch(mp_conn_io *io, conn_rec *c, ap_input_mode_t mode, apr_off_t n)
 {
     apr_status_t st;
-    apr_off_t got = 0;
     mp_interp *in;
+    int got = 0;
 
     if (io->eof)
         return 0;
@@ -83,12 +85,10 @@ static int fetch(mp_conn_io *io, conn_rec *c, ap_input_mode_t mode, apr_off_t n)
     in = mp_interp_suspend();
     st = ap_get_brigade(c->input_filters, io->tmp, mode, APR_BLOCK_READ, n);
     if (st == APR_SUCCESS)
-        got = keep_data(io, c, &st);
+        st = keep_data(io, c, &got);
     apr_brigade_cleanup(io->tmp);
     mp_interp_resume(in);
     io->busy = 0;
-    if (got > 0)
-        io->have += (apr_size_t)got;
     /* a blocking read that gives nothing is the end too (httpd's core
      * filter says APR_EOF only on the read after) */
     if (st == APR_EOF || (st == APR_SUCCESS && !got))
@@ -160,7 +160,7 @@ PyObject *mp_conn_read(PyObject *self, PyObject *args)
  * -1: more bytes are needed.  Bytes searched before are not again. */
 static Py_ssize_t line_length(mp_conn_io *io, apr_size_t max)
 {
-    apr_size_t upto = io->have < max ? io->have : max, off = 0, len;
+    apr_size_t upto = io->have < max ? io->have : max, off = 0, len, from, to;
     const char *data, *nl;
     apr_bucket *b;
 
@@ -170,7 +170,8 @@ static Py_ssize_t line_length(mp_conn_io *io, apr_size_t max)
             return (Py_ssize_t)upto;  /* cannot happen (memory); take() says */
         if (off + len <= io->clean)
             continue;
-        apr_size_t from = io->clean - off, to = len < upto - off ? len : upto - off;
+        from = io->clean - off;
+        to = len < upto - off ? len : upto - off;
         if ((nl = memchr(data + from, '\n', to - from))) {
             io->clean = off + (apr_size_t)(nl - data);
             return (Py_ssize_t)io->clean + 1;

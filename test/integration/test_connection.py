@@ -249,6 +249,19 @@ def test_readline_with_a_limit_keeps_the_rest(client):
     assert c.line() == b"next\n"
 
 
+def test_write_takes_bytes_or_str(client):
+    assert client().ask(b"!badwrite\n") == (b"write() argument must be str or a "
+                                            b"bytes-like object, not int\n")
+
+
+def test_write_to_a_gone_client_raises(srv, client):
+    c = client()
+    c.send(b"!flood\n")
+    c.close()
+    assert wait_for(lambda: re.search(r"echo: write \d+ failed: Write failed, client "
+                                      r"closed connection\.", srv.log()), timeout=20)
+
+
 def test_write_str_goes_out_as_utf8(client):
     c = client()
     assert c.ask("!str hé ☃\n".encode()) == "hé ☃\n".encode()

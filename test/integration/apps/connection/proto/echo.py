@@ -74,11 +74,25 @@ def command(conn, cmd, handler_done):
         conn.write(b"%d:" % len(data) + data + b"\n")
     elif word == b"!str":                 # str goes out as UTF-8
         conn.write(arg.decode("utf-8") + "\n")
+    elif word == b"!badwrite":            # neither bytes nor str
+        try:
+            conn.write(12)
+        except TypeError as e:
+            conn.write(str(e) + "\n")
     elif word == b"!thread":
         conn.write(from_other_thread(conn).encode() + b"\n")
     elif word == b"!later":
         after_return(conn, handler_done)
         conn.write(b"ok\n")
+        return apache.OK
+    elif word == b"!flood":               # the client has gone: writes fail
+        for i in range(10000):
+            try:
+                conn.write(b"x" * 65536)
+            except OSError as e:
+                conn.log_error("echo: write %d failed: %s" % (i, e), apache.APLOG_NOTICE)
+                return apache.OK
+        conn.log_error("echo: every write went out", apache.APLOG_NOTICE)
         return apache.OK
     elif word == b"!raise":
         raise ValueError("raised on purpose")
