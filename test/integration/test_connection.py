@@ -378,6 +378,25 @@ def test_server_speaks_first_and_reloads_the_changed_handler(srv):
             f.write(text)
 
 
+def test_virtual_host_inherits_the_main_servers_handler(httpd_factory):
+    """Set at server level, the handler serves every virtual host without
+    its own, each in its own interpreter (its ServerName)."""
+    h = httpd_factory("event")
+    h.install_app("connection")
+    h.config("""
+        PythonConnectionHandler {root}/proto/banner.py
+        Listen 127.0.0.1:{port2}
+        <VirtualHost 127.0.0.1:{port2}>
+            ServerName other.test
+        </VirtualHost>
+    """.format(root=h.root, port2=h.port2))
+    h.start()
+    for port, name in ((h.port, b"localhost"), (h.port2, b"other.test")):
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
+            s.sendall(b"hi\n")   # the main port's listener waits for data
+            assert s.makefile("rb").readline() == b"banner v1 from " + name + b"\n"
+
+
 # ------------------------------------------------------------ HTTP meanwhile
 
 def test_http_keeps_alive_on_the_first_port(srv, client):
