@@ -43,5 +43,9 @@
 /* objects/mp_process.c: child-exit cleanups */
 #define MPLOG_EXIT_CLEANUP_ERROR MPLOGNO(00055) /* a child-exit cleanup raised */
 #define MPLOG_EXIT_CLEANUP_SKIPPED MPLOGNO(00056) /* exit from inside Python */
+/* httpd/mp_connection.c: PythonConnectionHandler (00030-00039) */
+#define MPLOG_CONN_HANDLER_ERROR MPLOGNO(00030) /* it raised: traceback */
+#define MPLOG_CONN_RESULT       MPLOGNO(00031) /* it returned no OK/DECLINED/DONE */
+#define MPLOG_CONN_OBJECT       MPLOGNO(00032) /* connection object not made */
 
 #endif

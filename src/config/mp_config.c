@@ -128,6 +128,8 @@ void *mp_merge_srv_config(apr_pool_t *p, void *basev, void *addv)
     c->python_home = base->python_home;
     c->interp_limit = base->interp_limit;  /* main server only */
     c->optimize = base->optimize;          /* main server only */
+    /* a virtual host without its own runs the main server's */
+    c->conn_handler = add->conn_handler ? add->conn_handler : base->conn_handler;
     return c;
 }
 
@@ -341,6 +343,29 @@ static const char *handler_module_cmd(cmd_parms *cmd, void *mconfig, const char 
     for (int i = 0; i < MP_NPHASES; i++)
         if ((err = add_handlers(cmd, mconfig, (mp_phase)i, args, 1)))
             return err;
+    return NULL;
+}
+
+/* PythonConnectionHandler module[::object]: the one handler of the
+ * server's (or virtual host's) connections, run instead of HTTP.  3.5 ran
+ * only the first of several: more than one is refused. */
+static const char *conn_handler_cmd(cmd_parms *cmd, void *mconfig, const char *args)
+{
+    mp_server_config *sc = mp_srv_conf(cmd->server);
+    const char *spec = ap_getword_conf(cmd->pool, &args), *err;
+    mp_handler *h;
+
+    if (!*spec)
+        return "PythonConnectionHandler requires a module[::object]";
+    if (*ap_getword_conf(cmd->temp_pool, &args))
+        return "PythonConnectionHandler takes one module[::object]";
+    if (sc->conn_handler)
+        return "PythonConnectionHandler is already set for this server";
+    h = apr_palloc(cmd->pool, sizeof(*h));
+    if ((err = mp_handler_init(cmd, h, spec, "connectionhandler")))
+        return apr_pstrcat(cmd->pool, "PythonConnectionHandler: ", err, NULL);
+    sc->conn_handler = h;
+    (void)mconfig;
     return NULL;
 }
 
@@ -566,6 +591,8 @@ const command_rec mp_directives[] = {
                    "PythonInputFilter module[::object] [name]: a Python input filter"),
     AP_INIT_TAKE12("PythonOutputFilter", filter_cmd, NULL, RSRC_CONF | ACCESS_CONF,
                    "PythonOutputFilter module[::object] [name]: a Python output filter"),
+    AP_INIT_RAW_ARGS("PythonConnectionHandler", conn_handler_cmd, NULL, RSRC_CONF,
+                     "module[::object] handling the server's connections instead of HTTP"),
     AP_INIT_TAKE1("PythonHome", home_cmd, NULL, RSRC_CONF,
                   "prefix of the Python installation to embed"),
     {NULL}

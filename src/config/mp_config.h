@@ -85,6 +85,7 @@ typedef struct {
     const char *python_home;
     int interp_limit;            /* PythonInterpLimit; 0 = unset */
     int optimize;                /* PythonOptimize: -1 unset, 0 off, 1 on */
+    mp_handler *conn_handler;    /* PythonConnectionHandler, or NULL */
 } mp_server_config;
 
 #define MP_DEFAULT_INTERP_LIMIT 64

@@ -6,8 +6,10 @@
 #include "objects/mp_process.h"
 
 #include "ap_mpm.h"
+#include "http_connection.h"
 #include "http_core.h"
 #include "mod_auth.h"
+#include "mpm_common.h"
 
 
 static int mp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
@@ -102,6 +104,18 @@ static int mp_log(request_rec *r)
     return mp_run_phase(r, MP_LOG);
 }
 
+static int mp_process_connection(conn_rec *c)
+{
+    return mp_run_connection(c);
+}
+
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 110)
+static void mp_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    mp_connections_stopping(graceful);
+}
+#endif
+
 static void mp_register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(mp_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
@@ -124,6 +138,11 @@ static void mp_register_hooks(apr_pool_t *p)
     ap_hook_handler(mp_handler_hook, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(mp_log, NULL, NULL, APR_HOOK_MIDDLE);
     mp_filter_register();
+    /* Before HTTP's (REALLY_LAST), which serves what this declines. */
+    ap_hook_process_connection(mp_process_connection, NULL, NULL, APR_HOOK_MIDDLE);
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 110)
+    ap_hook_child_stopping(mp_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
+#endif
     (void)p;
 }
 

@@ -1,8 +1,8 @@
 /* The httpd layer: the module record and its hooks (mod_python.c), the
  * running of handlers in each phase (mp_dispatch.c), the importer's host
- * (mp_host.c) and the reporting of handler errors (mp_error.c).  The top
- * layer: it may use every other one; nothing uses it.  What its four files
- * share is declared here. */
+ * (mp_host.c), the reporting of handler errors (mp_error.c) and connection
+ * handlers (mp_connection.c).  The top layer: it may use every other one;
+ * nothing uses it.  What its files share is declared here. */
 #ifndef MP_HTTPD_H
 #define MP_HTTPD_H
 
@@ -26,6 +26,12 @@ PyObject *mp_handler_object(mp_interp *in, const mp_handler *h, PyObject *arg);
 int mp_run_init_phase(request_rec *r, int at_post_read);
 void mp_register_cleanup_phase(request_rec *r);
 void mp_run_imports(server_rec *s);
+
+/* mp_connection.c: PythonConnectionHandler, for process_connection:
+ * DECLINED at once where the connection's server has none. */
+int mp_run_connection(conn_rec *c);
+/* For child_stopping: an ungraceful stop ends the handlers' reads. */
+void mp_connections_stopping(int graceful);
 
 /* mp_error.c: handler `h` raised in `phase`: log the traceback; with
  * PythonDebug On also send it, escaped, to the client.  The status to
