@@ -294,29 +294,15 @@ static PyObject *flt_readline(mp_filter *self, PyObject *args)
 
 /* ------------------------------------------------------------ writing */
 
-/* write(data): bytes-like as it is, str as UTF-8 with surrogateescape
- * (the text rule of req.write()). */
+/* write(data): the text rule of req.write() (mp_data_buffer()). */
 static PyObject *flt_write(mp_filter *self, PyObject *data)
 {
     mp_filter_state *fs = open_state(self);
-    PyObject *enc = NULL;
     Py_buffer buf;
     apr_status_t rv;
 
-    if (!fs)
+    if (!fs || mp_data_buffer(data, &buf, "write()") < 0)
         return NULL;
-    if (PyUnicode_Check(data)) {
-        if (!(enc = PyUnicode_AsEncodedString(data, "utf-8", "surrogateescape")))
-            return NULL;
-        data = enc;
-    } else if (!PyObject_CheckBuffer(data)) {
-        return PyErr_Format(PyExc_TypeError, "write() argument must be str or a "
-                            "bytes-like object, not %.100s", Py_TYPE(data)->tp_name);
-    }
-    if (PyObject_GetBuffer(data, &buf, PyBUF_SIMPLE) < 0) {
-        Py_XDECREF(enc);
-        return NULL;
-    }
     /* The body may change length: httpd counts it again (or chunks it). */
     if (!fs->is_input && !fs->length_dropped) {
         apr_table_unset(fs->f->r->headers_out, "Content-Length");
@@ -325,7 +311,6 @@ static PyObject *flt_write(mp_filter *self, PyObject *data)
     rv = apr_brigade_write(fs->out, NULL, NULL, buf.buf, (apr_size_t)buf.len);
     fs->out_len += (apr_size_t)buf.len;
     PyBuffer_Release(&buf);
-    Py_XDECREF(enc);
     if (rv != APR_SUCCESS)
         return os_error("Filter write error", rv);
     if (!fs->is_input && fs->out_len >= MP_FILTER_PASS_AT && pass_out(fs, 0) < 0)
