@@ -398,7 +398,7 @@ class FieldStorage:
             if not isinstance(data, bytes):
                 raise TypeError("req.read() must return bytes")
             for name, value in parse_qsl(data, keep_blank_values, strict_parsing):
-                self.add_field(name, value)
+                self.add_field(_text(name), value)   # bytes in, bytes out
             return
         if not ctype.startswith("multipart/"):
             raise apache.SERVER_RETURN(apache.HTTP_NOT_IMPLEMENTED)
