@@ -251,7 +251,8 @@ _cookiePattern = re.compile(
 def _parse_cookie(str, Class, names=None):
     result = {}
     for match in _cookiePattern.finditer(str):
-        key, val = match.group("key"), match.group("val")
+        # (3.5 kept the spaces before a ";" in the value; RFC 6265 drops them)
+        key, val = match.group("key"), match.group("val").rstrip(" \t")
         if key[0] != "$" and (names is None or key in names):
             result[key] = Class(key, val)
     return result
