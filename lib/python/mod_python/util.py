@@ -8,7 +8,9 @@ uploaded file stays bytes.
 
 Request bodies are read in fixed-size blocks: a file upload goes to a
 temporary file (or the file_callback's file) block by block, so memory
-stays bounded whatever the size of the upload.
+stays bounded whatever the size of the upload.  Fields that are not files
+are kept in memory (they become str), as in 3.5: LimitRequestBody bounds
+those.
 """
 import html
 import io
@@ -60,6 +62,11 @@ class Field:
 
     filename = None
     file = None
+    type = None
+    type_options = {}
+    disposition = None
+    disposition_options = {}
+    headers = {}
 
     def __init__(self, name, *args, **kwargs):
         self.name = name
@@ -76,8 +83,11 @@ class Field:
         self.filename = disp_options.get("filename")
         self.headers = headers
 
-    @property
-    def value(self):
+    def __getattr__(self, name):
+        # only reached when the attribute is missing: `value` (which code
+        # of 3.5's time may also set) from the file, on each access
+        if name != "value":
+            raise AttributeError(name)
         if self.file is None:
             return None
         self.file.seek(0)
@@ -110,16 +120,14 @@ class StringField(str):
     def __new__(cls, value):
         return str.__new__(cls, _text(value))
 
-    @property
-    def value(self):
-        return str(self)
-
     def __getattr__(self, name):
-        # only reached when the attribute is missing: `file` on demand
-        if name != "file":
-            raise AttributeError(name)
-        self.file = io.BytesIO(_bytes(str(self)))
-        return self.file
+        # only reached when the attribute is missing (both may be set)
+        if name == "value":
+            return str(self)
+        if name == "file":   # made on demand
+            self.file = io.BytesIO(_bytes(str(self)))
+            return self.file
+        raise AttributeError(name)
 
     def __repr__(self):
         return "Field(%r, %r)" % (self.name, str(self))
@@ -336,8 +344,8 @@ class _Multipart:
                 lines.append(line)
 
     def skip_to_delimiter(self):
-        """After headers() gave None with the body not over: put back the
-        CRLF the delimiter line lost, and consume it."""
+        """After headers() gave None: put back the CRLF the delimiter line
+        lost and go past it (True, as to_delimiter(), if the body ends)."""
         self.body.buf[:0] = b"\r\n"
         return self.to_delimiter(None)
 
