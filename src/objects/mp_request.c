@@ -12,6 +12,7 @@
 #include "objects/mp_req_wsgi.h"
 #include "objects/mp_hlist.h"
 #include "objects/mp_finfo.h"
+#include "objects/mp_req_filter.h"
 
 #include "http_core.h"
 
@@ -608,6 +609,7 @@ static PyMethodDef req_methods[] = {
      "add_handler(phase, handler[, dir])"},
     MP_REQ_HTTP_METHODS
     MP_REQ_WSGI_METHODS
+    MP_REQ_FILTER_METHODS
     {NULL}
 };
 

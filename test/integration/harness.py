@@ -127,6 +127,11 @@ class Httpd:
             self.root = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
         os.chmod(self.root, 0o755)
         self.port = port or free_port()
+        # A second port, for apps that listen on two ({port2} in their
+        # httpd.conf): never the first one.
+        self.port2 = free_port()
+        while self.port2 == self.port:
+            self.port2 = free_port()
         self.htdocs = self.path("htdocs")
         os.makedirs(self.htdocs)
         os.makedirs(self.path("run"))
@@ -160,7 +165,8 @@ class Httpd:
         """Copy apps/<name>/ into the test tree, as write() would (same
         relative paths, readable by the server's user), all but its
         httpd.conf; return that httpd.conf, a str.format template, filled
-        in with root, htdocs, port and `fields` (the body for config())."""
+        in with root, htdocs, port, port2 and `fields` (the body for
+        config())."""
         src = os.path.join(APPS, name)
         if not os.path.isdir(src):
             raise FileNotFoundError("no test app " + src)
@@ -178,7 +184,8 @@ class Httpd:
                     continue
                 shutil.copyfile(s, p)
                 os.chmod(p, 0o755 if os.access(s, os.X_OK) else 0o644)
-        return conf.format(root=self.root, htdocs=self.htdocs, port=self.port, **fields)
+        return conf.format(root=self.root, htdocs=self.htdocs, port=self.port,
+                           port2=self.port2, **fields)
 
     def config(self, body, loglevel="notice", modules=(), mpm_settings=None,
                python_module=MODULE):

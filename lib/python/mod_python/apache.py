@@ -78,6 +78,12 @@ def mpm_name():
     return _apache.mpm_name()
 
 
+def register_cleanup(callback, data=None):
+    """Call callback(data) in this interpreter when this child process
+    exits (an exception is logged)."""
+    _apache.register_cleanup(interpreter, main_server, callback, data)
+
+
 # Handler results
 OK = REQ_PROCEED = 0
 DONE = -2
