@@ -7,6 +7,7 @@
 #include "objects/mp_hlist.h"
 #include "objects/mp_apachefn.h"
 #include "objects/mp_process.h"
+#include "objects/mp_pspfn.h"
 
 #include "ap_mpm.h"
 #include "http_core.h"
@@ -86,6 +87,7 @@ static PyMethodDef apmod_methods[] = {
     {"mpm_name", ap_mpm_name_py, METH_NOARGS, "the MPM's name: prefork, worker, event"},
     MP_APACHEFN_METHODS
     MP_APACHEMOD_PROCESS_METHODS
+    MP_PSPFN_METHODS
     {NULL}
 };
 
