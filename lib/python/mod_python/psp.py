@@ -292,6 +292,8 @@ class PSP:
                     req.flush()
                 if hasattr(req, "session"):
                     req.session.save()   # its access time changed: always
+            except apache.SERVER_RETURN:
+                raise   # a redirect, say: not an error (3.5 ran the error page)
             except Exception:
                 if not psp.error_page:
                     raise

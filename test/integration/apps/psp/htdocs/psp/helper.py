@@ -1,0 +1,1 @@
+WORD = "helper-v1"
