@@ -382,6 +382,11 @@ def test_session_page(srv):
     cookie = r.headers["Set-Cookie"].split(";")[0]
     r = srv.request("/psp/session.psp", headers={"Cookie": cookie})
     assert ok(r) == "n=2 new=False\n"
+    # a page that fails leaves the session unlocked and unsaved
+    r = srv.request("/psp/session_fail.psp?fail", headers={"Cookie": cookie}, timeout=10)
+    assert r.status == 500 and "page failed" in r.text
+    r = srv.request("/psp/session_fail.psp", headers={"Cookie": cookie}, timeout=10)
+    assert ok(r) == "n=3\n"
 
 
 # ------------------------------------------------------------ threads
