@@ -27,5 +27,11 @@
 /* objects/ */
 #define MPLOG_PYTHON_PATH       MPLOGNO(00014) /* PythonPath failed */
 #define MPLOG_CLEANUP_ERROR     MPLOGNO(00015) /* register_cleanup callable raised */
+/* lib/python/mod_python/wsgi.py (written from Python):
+ *   MP00070  PythonOption mod_python.wsgi.application is not set (500)
+ *   MP00071  the application module has no such callable: declined
+ *   MP00072  the URI is not under mod_python.wsgi.base_uri: declined
+ *   MP00073  mod_python.wsgi.reload: an application reloaded (NOTICE)
+ *   MP00074  a bad mod_python.wsgi.reload / application option (500) */
 
 #endif
