@@ -32,6 +32,7 @@
  *   MP00071  the application module has no such callable: declined
  *   MP00072  the URI is not under mod_python.wsgi.base_uri: declined
  *   MP00073  mod_python.wsgi.reload: an application reloaded (NOTICE)
- *   MP00074  a bad mod_python.wsgi.reload / application option (500) */
+ *   MP00074  a bad mod_python.wsgi.reload / application option (500)
+ *   MP00075  the client went away during a response (INFO) */
 
 #endif

@@ -186,6 +186,21 @@ def test_generator_is_streamed(srv):
     assert logged(srv, "wsgi apps: stream generator closed")
 
 
+def test_client_going_away_ends_the_response_quietly(srv):
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+    try:
+        s.sendall(b"GET /w/endless HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = b""
+        while len(got) < 200000:
+            got += s.recv(65536)
+    finally:
+        s.close()
+    assert logged(srv, "wsgi apps: endless generator closed", timeout=20)
+    assert "endless: never stopped" not in srv.log()
+    # not an error of the server: no traceback
+    assert "Write failed" not in srv.log(), srv.log()[-3000:]
+
+
 def test_generator_with_content_length(srv):
     r = srv.request("/w/sized")
     assert r.body == b"abcdefghijkl" and r.headers["Content-Length"] == "12"
@@ -303,3 +318,23 @@ def test_edit_under_concurrent_requests(srv):
         seen = set().union(*[f.result() for f in futures])
     assert seen <= {b"v%d/c" % i for i in range(6)}, seen
     assert srv.request("/edit").body == b"v5/c"
+
+
+# ------------------------------------------------------------ mod_python.wsgi.reload On
+
+def test_reload_on_reloads_a_package_on_sys_path(srv):
+    part = srv.path("pylib", "wsgipkg", "part.py")
+    assert srv.request("/pkg").body == b"r1/p1"
+    assert srv.request("/pkgoff").body == b"r1/p1"
+    write(part, 'VERSION = "p22"\n')
+    try:
+        assert srv.request("/pkg").body == b"r1/p22"
+        # PythonAutoReload Off: no checks
+        assert srv.request("/pkgoff").body == b"r1/p1"
+        assert logged(srv, "MP00073: mod_python.wsgi (pid=")
+        line = log_lines(srv, "MP00073")[-1]
+        assert "interpreter='pkg'): reloading 'wsgipkg.reloadable::app': " in line
+        assert "/wsgipkg/part.py changed; 3 modules removed" in line, line
+    finally:
+        write(part, 'VERSION = "p1"\n')
+    assert srv.request("/pkg").body == b"r1/p1"

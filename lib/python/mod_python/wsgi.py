@@ -44,7 +44,8 @@ declined, as in 3.5), with `wsgi.errors` writing lines to the error log and
 `wsgi.file_wrapper` (a real file is sent with req.sendfile()).  The
 response's iterable is written as it comes (each block of a generator is
 sent before the next is asked for; a list is sent at the end), and its
-close() is always called.  An exception is a 500 with the traceback in the
+close() is always called.  A client that goes away ends the iteration (a
+line at APLOG_INFO), not as an error.  An exception is a 500 with the traceback in the
 error log (and to the client with PythonDebug On).
 """
 import os
@@ -66,6 +67,7 @@ LOG_NO_CALLABLE = "MP00071: "
 LOG_OUTSIDE_BASE = "MP00072: "
 LOG_RELOAD = "MP00073: "
 LOG_BAD_OPTION = "MP00074: "
+LOG_ABORTED = "MP00075: "
 
 
 class ErrorLog:
@@ -174,7 +176,15 @@ def _write_response(req, result):
             left = req.clength if "Content-Length" in req.headers_out else -1
         if left >= 0:
             left -= len(data)
-        write(data, left != 0)
+        try:
+            write(data, left != 0)
+        except OSError:
+            if not req.connection.aborted:
+                raise
+            # the client went away: no server error, stop asking for more
+            req.log_error(LOG_ABORTED + "mod_python.wsgi: the client closed the connection "
+                          "during the response", apache.APLOG_INFO)
+            return
 
 
 def _call(req, app):
@@ -391,17 +401,21 @@ class _Application:
         return None
 
     def droppable(self):
-        """The names to remove from sys.modules for a reload: the modules
-        it brought in, but for the standard library and whole top-level
-        packages that hold an extension module, or were loaded before it."""
-        keep = set()
+        """(names to remove from sys.modules for a reload, top-level
+        packages kept for their extension modules): the modules it brought
+        in, but for the standard library, and whole top-level packages that
+        hold an extension module or were loaded before it."""
+        keep, stdlib = set(), set()
         for name in self.owned:
             m = sys.modules.get(name)
             f = _module_file(m) if m is not None else None
-            if m is not None and (_is_extension(name, m) or (f and _in_stdlib(f))):
+            if m is not None and f and _in_stdlib(f):
+                stdlib.add(name.partition(".")[0])
+            elif m is not None and _is_extension(name, m):
                 keep.add(name.partition(".")[0])
-        return [n for n in self.owned
-                if n.partition(".")[0] not in keep and n.partition(".")[0] in self.owned]
+        tops = {n for n in self.owned if "." not in n} - keep - stdlib
+        drop = [n for n in self.owned if n.partition(".")[0] in tops]
+        return drop, sorted(keep.difference(stdlib).intersection(self.owned))
 
     # -- loading
 
@@ -409,7 +423,7 @@ class _Application:
         """Remove the application's modules and import it again.  Runs
         alone (no request of the application is running).  After a
         failure the next request tries again."""
-        dropped = self.droppable()
+        dropped, kept = self.droppable()
         for name in dropped:
             sys.modules.pop(name, None)
         importlib.invalidate_caches()
@@ -422,8 +436,10 @@ class _Application:
         self.generation += 1
         if why:
             req.log_error(LOG_RELOAD + "mod_python.wsgi (pid=%d, interpreter=%r): reloading "
-                          "%r: %s changed; %d modules removed"
-                          % (os.getpid(), req.interpreter, self.spec.text, why, len(dropped)),
+                          "%r: %s changed; %d modules removed%s"
+                          % (os.getpid(), req.interpreter, self.spec.text, why, len(dropped),
+                             "; kept for their C extensions: " + ", ".join(kept)
+                             if kept else ""),
                           apache.APLOG_NOTICE)
         try:
             module = importlib.import_module(self.spec.module)

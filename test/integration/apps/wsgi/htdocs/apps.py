@@ -102,6 +102,22 @@ def stream(environ, start_response):
     return gen()
 
 
+def endless(environ, start_response):
+    """Blocks until the client goes away (or 30 s)."""
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+
+    def gen():
+        try:
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                yield b"x" * 65536
+                time.sleep(0.005)
+            note(environ, "endless: never stopped")
+        finally:
+            note(environ, "endless generator closed")
+    return gen()
+
+
 def sized(environ, start_response):
     """A generator with a Content-Length: every block is sent."""
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "12")])
