@@ -398,3 +398,26 @@ def test_django_edit_while_requests_run(srv):
     finally:
         edit(views, 'TITLE = "%s"' % titles[-1], 'TITLE = "Notes"')
     assert h1(srv.request("/dj/")) == "Notes"
+
+
+def test_reloads_free_the_old_generation(srv):
+    """Django's per-thread storage (asgiref on httpd's threads), its
+    signals' weakref.finalize callbacks and logging handlers would keep
+    every old generation of Django alive: one stays."""
+    for app, probe, views, key in (
+            ("/dj/", "/probe/dj?django.apps.registry,django.db.models.base",
+             ("djproject", "notes", "views.py"), 'TITLE = "Notes'),
+            ("/fpkg/", "/probe/fpkg?flask.app,werkzeug.routing.map",
+             ("flaskpkg", "flaskpkg", "views.py"), 'TITLE = "Flask package')):
+        path = srv.path(*views)
+        assert srv.request(app).status == 200
+        try:
+            for i in range(3):
+                edit(path, key + ('"' if i == 0 else ' %d"' % (i - 1)), key + ' %d"' % i)
+                assert h1(srv.request(app)).endswith(" %d" % i)
+                srv.request(app)
+            counts = json.loads(srv.request(probe).body)
+            assert set(counts.values()) == {1}, counts
+        finally:
+            edit(path, key + ' 2"', key + '"')
+        assert srv.request(app).status == 200

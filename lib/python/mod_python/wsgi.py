@@ -52,8 +52,11 @@ import os
 import sys
 import sysconfig
 import threading
+import gc
 import importlib
 import importlib.machinery
+import logging
+import weakref
 
 from mod_python import apache
 
@@ -353,6 +356,41 @@ def _signature(f):
     return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
 
 
+_THREAD_ATTRS = frozenset(vars(threading.Thread()))
+
+
+def _forget(dropped):
+    """Let go of what the standard library keeps for the dropped modules,
+    which would keep their whole old code alive, generation after
+    generation: per-thread storage set on Thread objects (asgiref's Local,
+    which Django uses, stores there, in httpd's long-lived threads),
+    weakref.finalize callbacks (Django's signals), logging handlers and
+    filters."""
+    def ours(obj):
+        return getattr(type(obj), "__module__", None) in dropped
+
+    def code_ours(f):
+        return getattr(f, "__module__", None) in dropped or ours(getattr(f, "__self__", None))
+
+    for t in list(threading._active.values()) + [threading.main_thread()]:
+        for k, v in list(vars(t).items()):
+            if k not in _THREAD_ATTRS and (ours(v) or isinstance(v, dict) and
+                                           any(ours(x) for x in list(v.values()))):
+                delattr(t, k)
+    for f, info in list(getattr(weakref.finalize, "_registry", {}).items()):
+        if code_ours(info.func) or any(ours(a) for a in info.args):
+            f.detach()
+    loggers = [logging.getLogger()] + [lg for lg in list(logging.Logger.manager.loggerDict.values())
+                                       if isinstance(lg, logging.Logger)]
+    for lg in loggers:
+        for h in list(lg.handlers):
+            if ours(h):
+                lg.removeHandler(h)
+        for f in list(lg.filters):
+            if ours(f) or code_ours(f):
+                lg.removeFilter(f)
+
+
 class _Application:
     """An application with mod_python.wsgi.reload On, in one interpreter:
     its callable, the modules it brought into sys.modules, the signatures
@@ -426,6 +464,8 @@ class _Application:
         dropped, kept = self.droppable()
         for name in dropped:
             sys.modules.pop(name, None)
+        _forget(frozenset(dropped))
+        gc.collect()   # the generation before this one's, now free
         importlib.invalidate_caches()
         self.loaded = False
         self.app = None
