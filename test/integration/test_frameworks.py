@@ -157,6 +157,24 @@ def test_flask_upload(srv):
                                   "sha256": hashlib.sha256(DATA).hexdigest()}
 
 
+def test_flask_chunked_request_body(srv):
+    # no Content-Length: werkzeug reads it because wsgi.input_terminated
+    boundary = "----mpchunks"
+    body = (("--%s\r\nContent-Disposition: form-data; name=\"data\"; filename=\"c.bin\"\r\n"
+             "\r\n") % boundary).encode() + DATA[:100000] + ("\r\n--%s--\r\n" % boundary).encode()
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+    try:
+        c.request("POST", "/flask/upload", body=(body[i:i + 7000] for i in range(0, len(body), 7000)),
+                  headers={"Content-Type": "multipart/form-data; boundary=" + boundary},
+                  encode_chunked=True)
+        r = c.getresponse()
+        assert r.status == 200
+        d = json.loads(r.read())
+    finally:
+        c.close()
+    assert d["size"] == 100000 and d["sha256"] == hashlib.sha256(DATA[:100000]).hexdigest()
+
+
 def test_flask_session_cookie(srv):
     c = Client(srv)
     assert c.request("/flask/count").body == b"count 1"

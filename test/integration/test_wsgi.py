@@ -93,6 +93,12 @@ def test_uri_outside_base_uri_declines(srv):
                        "mod_python.wsgi.base_uri '/based/sub', declining")
 
 
+def test_malformed_application_option(srv):
+    assert srv.request("/badspec").status == 500
+    assert logged(srv, "MP00074: PythonOption mod_python.wsgi.application '%s/apps.py::': "
+                       "expected module::callable" % srv.htdocs)
+
+
 def test_bad_reload_option(srv):
     assert srv.request("/badreload/hello").status == 500
     assert logged(srv, "MP00074: PythonOption mod_python.wsgi.reload 'maybe': On or Off")
@@ -110,6 +116,7 @@ def test_environ(srv):
     # wsgi.errors is the error log, not sys.stderr (3.5's)
     assert env["errors_type"] == "ErrorLog" and env["errors_is_stderr"] is False
     assert env["file_wrapper"] == "FileWrapper" and env["input_type"] == "mp_request"
+    assert env["wsgi.input_terminated"] is True
     assert env["wsgi.multithread"] is (srv.mpm != "prefork")
 
 

@@ -40,8 +40,9 @@ off.
 
 The environ is req.build_wsgi_env() (SCRIPT_NAME from
 `mod_python.wsgi.base_uri` or the <Location>; a URI outside the base is
-declined, as in 3.5), with `wsgi.errors` writing lines to the error log and
-`wsgi.file_wrapper` (a real file is sent with req.sendfile()).  The
+declined, as in 3.5), with `wsgi.errors` writing lines to the error log,
+`wsgi.file_wrapper` (a real file is sent with req.sendfile()) and
+`wsgi.input_terminated` (a chunked request body can be read to its end).  The
 response's iterable is written as it comes (each block of a generator is
 sent before the next is asked for; a list is sent at the end), and its
 close() is always called.  A client that goes away ends the iteration (a
@@ -179,15 +180,7 @@ def _write_response(req, result):
             left = req.clength if "Content-Length" in req.headers_out else -1
         if left >= 0:
             left -= len(data)
-        try:
-            write(data, left != 0)
-        except OSError:
-            if not req.connection.aborted:
-                raise
-            # the client went away: no server error, stop asking for more
-            req.log_error(LOG_ABORTED + "mod_python.wsgi: the client closed the connection "
-                          "during the response", apache.APLOG_INFO)
-            return
+        write(data, left != 0)
 
 
 def _call(req, app):
@@ -200,10 +193,19 @@ def _call(req, app):
         return apache.DECLINED
     errors = env["wsgi.errors"] = ErrorLog(req)
     env["wsgi.file_wrapper"] = FileWrapper
+    # httpd ends a chunked request body: read() gives b"" at its end
+    env["wsgi.input_terminated"] = True
     result = None
     try:
         result = app(env, req.wsgi_start_response)
-        _write_response(req, result)
+        try:
+            _write_response(req, result)
+        except OSError:
+            if not req.connection.aborted:
+                raise
+            # the client went away: no server error; stop asking for more
+            req.log_error(LOG_ABORTED + "mod_python.wsgi: the client closed the connection "
+                          "during the response", apache.APLOG_INFO)
     finally:
         try:
             close = getattr(result, "close", None)
@@ -226,7 +228,8 @@ class _Spec:
         module, sep, name = text.partition("::")
         module, name = module.strip(), name.strip() if sep else "application"
         if not module or not name:
-            raise ValueError("PythonOption %s %r: expected module::callable" % (APP_OPTION, text))
+            raise ValueError(LOG_BAD_OPTION + "PythonOption %s %r: expected module::callable"
+                             % (APP_OPTION, text))
         self.text = text
         self.module = module
         self.callable = name
