@@ -11,7 +11,8 @@ virtual host's; mod_wsgi: its default application group).
 
 Usage: /usr/bin/python3 bench/flask.py [--seconds N] [--rounds N]
            [--profile SECONDS]   (cProfile inside the child under wrk)
-Prints a Markdown table (and, with --profile, where the time goes).
+Prints a Markdown section and puts it in bench/RESULTS.md (replacing the
+one an earlier run wrote there); with --profile, prints where the time goes.
 """
 import argparse
 import os
@@ -137,7 +138,27 @@ def main():
         return
     env = run.environment()
     cpu, rps = run.rounds(servers(), args)
-    print(report(env, cpu, rps, args))
+    text = report(env, cpu, rps, args)
+    save(text)
+    print(text)
+
+
+def save(section):
+    """Replace this script's section of RESULTS.md (bench/run.py keeps the
+    "## " sections when it rewrites the file)."""
+    path = os.path.join(HERE, "RESULTS.md")
+    try:
+        with open(path) as f:
+            old = f.read()
+    except OSError:
+        old = ""
+    title = section.split("\n", 1)[0]
+    start = old.find(title)
+    if start >= 0:
+        end = old.find("\n## ", start + len(title))
+        old = old[:start].rstrip("\n") + ("\n" + old[end:] if end >= 0 else "")
+    with open(path, "w") as f:
+        f.write(old.rstrip("\n") + "\n\n" + section)
 
 
 if __name__ == "__main__":

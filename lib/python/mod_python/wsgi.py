@@ -46,8 +46,8 @@ declined, as in 3.5), with `wsgi.errors` writing lines to the error log,
 response's iterable is written as it comes (each block of a generator is
 sent before the next is asked for; a list is sent at the end), and its
 close() is always called.  A client that goes away ends the iteration (a
-line at APLOG_INFO), not as an error.  An exception is a 500 with the traceback in the
-error log (and to the client with PythonDebug On).
+line at APLOG_INFO), not as an error.  An exception is a 500 with the
+traceback in the error log (and to the client with PythonDebug On).
 """
 import os
 import sys
@@ -59,6 +59,7 @@ import importlib.machinery
 import logging
 import weakref
 
+import _apache
 from mod_python import apache
 
 APP_OPTION = "mod_python.wsgi.application"
@@ -294,16 +295,18 @@ def handler(req):
 # ------------------------------------------------------------ reload On
 
 def _installed_dirs():
-    """Python's installation: files there are not the application's own."""
+    """Python's library directories (the standard library, site- and
+    dist-packages, the user's site): files there are not the
+    application's own."""
     import site
-    paths = set(sysconfig.get_paths().values())
+    sc = sysconfig.get_paths()
+    paths = {sc.get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
     for f in (site.getsitepackages, site.getusersitepackages):
         try:
             got = f()
         except Exception:
             continue
         paths.update([got] if isinstance(got, str) else got)
-    paths.update([sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix])
     out = set()
     for p in paths:
         if p and os.path.isabs(p):
@@ -375,7 +378,7 @@ def _forget(dropped):
     def code_ours(f):
         return getattr(f, "__module__", None) in dropped or ours(getattr(f, "__self__", None))
 
-    for t in list(threading._active.values()) + [threading.main_thread()]:
+    for t in threading.enumerate():
         for k, v in list(vars(t).items()):
             if k not in _THREAD_ATTRS and (ours(v) or isinstance(v, dict) and
                                            any(ours(x) for x in list(v.values()))):
@@ -418,7 +421,8 @@ class _Application:
 
     def notice(self):
         """Take the modules that appeared in sys.modules since the last
-        look as the application's.  Called with self.cond held."""
+        look as the application's.  Called with self.cond held, or while
+        loading (alone)."""
         now = list(sys.modules)
         new = set(now).difference(self.known)
         self.known = frozenset(now)
@@ -538,7 +542,6 @@ _applications_lock = threading.Lock()
 
 def _checking(req):
     """Reload checks in force: PythonAutoReload (default On), not frozen."""
-    import _apache
     if _apache.importer.frozen:
         return False
     return req.get_config().get("PythonAutoReload", "1") != "0"
