@@ -35,6 +35,10 @@
  * CR/LF when `no_crlf`).  `what` names the value in the error. */
 const char *mp_str_to_c(apr_pool_t *p, PyObject *o, const char *what, int no_crlf);
 PyObject *mp_str_from_c(const char *s);
+/* Data to send: a bytes-like object as it is, a str by the same rule
+ * (UTF-8 with surrogateescape), in `buf` (PyBuffer_Release() it).  -1 with
+ * TypeError naming `what` for anything else. */
+int mp_data_buffer(PyObject *o, Py_buffer *buf, const char *what);
 
 /* PythonOption key as a switch: 1 (On, 1, true, yes), 0 (Off, 0, false,
  * no), -1 (unset or anything else). */

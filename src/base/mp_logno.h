@@ -27,6 +27,26 @@
 /* objects/ */
 #define MPLOG_PYTHON_PATH       MPLOGNO(00014) /* PythonPath failed */
 #define MPLOG_CLEANUP_ERROR     MPLOGNO(00015) /* register_cleanup callable raised */
+/* httpd/mp_filter.c (00020-00029 kept for filters) */
+#define MPLOG_FILTER_ERROR      MPLOGNO(00020) /* a Python filter raised: traceback */
+#define MPLOG_FILTER_UNKNOWN    MPLOGNO(00021) /* filter name not configured here */
+#define MPLOG_FILTER_REQUEST    MPLOGNO(00022) /* request object not made for a filter */
+
+/* config/mp_locks.c: _global_lock's locks (ids 00050-00059 are theirs
+ * and objects/mp_process.c's) */
+#define MPLOG_LOCKS_CREATED     MPLOGNO(00050) /* info: the locks, mechanism */
+#define MPLOG_LOCKS_CREATE      MPLOGNO(00051) /* a lock cannot be made: no start */
+#define MPLOG_LOCKS_CHILD       MPLOGNO(00052) /* ... nor taken up by a child */
+#define MPLOG_LOCKS_OPTION_IGNORED MPLOGNO(00053) /* lock option outside main server */
+#define MPLOG_LOCKS_KEPT        MPLOGNO(00054) /* a restart keeps the locks */
+#define MPLOG_LOCKS_MECH        MPLOGNO(00057) /* Mutex mechanism refused: no start */
+/* objects/mp_process.c: child-exit cleanups */
+#define MPLOG_EXIT_CLEANUP_ERROR MPLOGNO(00055) /* a child-exit cleanup raised */
+#define MPLOG_EXIT_CLEANUP_SKIPPED MPLOGNO(00056) /* exit from inside Python */
+/* httpd/mp_connection.c: PythonConnectionHandler (00030-00039) */
+#define MPLOG_CONN_HANDLER_ERROR MPLOGNO(00030) /* it raised: traceback */
+#define MPLOG_CONN_RESULT       MPLOGNO(00031) /* it returned no OK/DECLINED/DONE */
+#define MPLOG_CONN_OBJECT       MPLOGNO(00032) /* connection object not made */
 /* lib/python/mod_python/wsgi.py (written from Python):
  *   MP00070  PythonOption mod_python.wsgi.application is not set (500)
  *   MP00071  the application module has no such callable: declined

@@ -49,6 +49,30 @@ PyObject *mp_str_from_c(const char *s)
     return PyUnicode_DecodeUTF8(s, strlen(s), "surrogateescape");
 }
 
+int mp_data_buffer(PyObject *o, Py_buffer *buf, const char *what)
+{
+    Py_ssize_t n;
+    const char *s;
+    PyObject *b;
+    int rc;
+
+    if (PyUnicode_Check(o) && PyUnicode_IS_ASCII(o))
+        return (s = PyUnicode_AsUTF8AndSize(o, &n))
+               ? PyBuffer_FillInfo(buf, o, (void *)s, n, 1, PyBUF_SIMPLE) : -1;
+    if (PyUnicode_Check(o)) {
+        if (!(b = PyUnicode_AsEncodedString(o, "utf-8", "surrogateescape")))
+            return -1;
+        rc = PyObject_GetBuffer(b, buf, PyBUF_SIMPLE);
+        Py_DECREF(b);   /* the buffer holds its own reference */
+        return rc;
+    }
+    if (PyObject_CheckBuffer(o))
+        return PyObject_GetBuffer(o, buf, PyBUF_SIMPLE);
+    PyErr_Format(PyExc_TypeError, "%s argument must be str or a bytes-like object, "
+                 "not %.100s", what, Py_TYPE(o)->tp_name);
+    return -1;
+}
+
 int mp_option_flag(const apr_table_t *options, const char *key)
 {
     const char *v = apr_table_get(options, key);

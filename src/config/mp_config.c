@@ -3,6 +3,7 @@
  * `apachectl -t` with httpd's "Syntax error on line N" and our message
  * naming the directive. */
 #include "config/mp_config.h"
+#include "config/mp_locks.h"
 #include "base/mp_names.h"
 
 #include "apr_fnmatch.h"
@@ -68,6 +69,17 @@ static apr_table_t *table_merge(apr_pool_t *p, apr_table_t *base, apr_table_t *a
     return t;
 }
 
+/* Filters by name: the child's handler for a name replaces the parent's
+ * (mod_python's rule); the other names stay. */
+static apr_hash_t *filters_merge(apr_pool_t *p, apr_hash_t *base, apr_hash_t *add)
+{
+    if (!add)
+        return base;
+    if (!base)
+        return add;
+    return apr_hash_overlay(p, add, base);
+}
+
 #define MERGE_INT(f) c->f = add->f != -1 ? add->f : base->f
 #define MERGE_PTR(f) c->f = add->f ? add->f : base->f
 
@@ -91,6 +103,8 @@ void *mp_merge_dir_config(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(enable_pdb);
     MERGE_PTR(interpreter);
     MERGE_PTR(python_path);
+    for (int i = 0; i < 2; i++)
+        c->filters[i] = filters_merge(p, base->filters[i], add->filters[i]);
     return c;
 }
 
@@ -114,6 +128,8 @@ void *mp_merge_srv_config(apr_pool_t *p, void *basev, void *addv)
     c->python_home = base->python_home;
     c->interp_limit = base->interp_limit;  /* main server only */
     c->optimize = base->optimize;          /* main server only */
+    /* a virtual host without its own runs the main server's */
+    c->conn_handler = add->conn_handler ? add->conn_handler : base->conn_handler;
     return c;
 }
 
@@ -330,6 +346,29 @@ static const char *handler_module_cmd(cmd_parms *cmd, void *mconfig, const char 
     return NULL;
 }
 
+/* PythonConnectionHandler module[::object]: the one handler of the
+ * server's (or virtual host's) connections, run instead of HTTP.  3.5 ran
+ * only the first of several: more than one is refused. */
+static const char *conn_handler_cmd(cmd_parms *cmd, void *mconfig, const char *args)
+{
+    mp_server_config *sc = mp_srv_conf(cmd->server);
+    const char *spec = ap_getword_conf(cmd->pool, &args), *err;
+    mp_handler *h;
+
+    if (!*spec)
+        return "PythonConnectionHandler requires a module[::object]";
+    if (*ap_getword_conf(cmd->temp_pool, &args))
+        return "PythonConnectionHandler takes one module[::object]";
+    if (sc->conn_handler)
+        return "PythonConnectionHandler is already set for this server";
+    h = apr_palloc(cmd->pool, sizeof(*h));
+    if ((err = mp_handler_init(cmd, h, spec, "connectionhandler")))
+        return apr_pstrcat(cmd->pool, "PythonConnectionHandler: ", err, NULL);
+    sc->conn_handler = h;
+    (void)mconfig;
+    return NULL;
+}
+
 /* On/Off directives: a typed field plus get_config()'s "1"/"0". */
 static const char *flag_cmd(cmd_parms *cmd, void *mconfig, int on)
 {
@@ -377,9 +416,12 @@ static const char *option_cmd(cmd_parms *cmd, void *mconfig, const char *key,
                               const char *val)
 {
     mp_dir_config *srv = server_side(cmd);
+    const char *err;
 
     if (!*key)
         return "PythonOption requires a non-empty key";
+    if ((err = mp_locks_check_option(cmd, key, val)))
+        return err;
     /* A missing value means "unset": get_options() drops empty values. */
     set_option(mconfig, key, val);
     if (srv)
@@ -452,6 +494,58 @@ static const char *interp_limit_cmd(cmd_parms *cmd, void *mconfig, const char *a
     return NULL;
 }
 
+/* ------------------------------------------------------ filters */
+
+/* The httpd layer's filter functions (mp_config_filter_funcs). */
+static ap_in_filter_func filter_in_func;
+static ap_out_filter_func filter_out_func;
+
+void mp_config_filter_funcs(ap_in_filter_func in, ap_out_filter_func out)
+{
+    filter_in_func = in;
+    filter_out_func = out;
+}
+
+const mp_handler *mp_filter_handler(const mp_dir_config *c, int input, const char *name)
+{
+    return c && c->filters[input] ? apr_hash_get(c->filters[input], name,
+                                                 APR_HASH_KEY_STRING) : NULL;
+}
+
+/* PythonInputFilter / PythonOutputFilter handler [name]: the name is
+ * registered with httpd at once, as 3.5 did (mod_filter's
+ * AddOutputFilterByType looks names up while the configuration is read);
+ * the handler is kept in this section under httpd's lower-cased name. */
+static const char *filter_cmd(cmd_parms *cmd, void *mconfig, const char *spec,
+                              const char *name)
+{
+    int input = cmd->info != NULL;
+    mp_dir_config *c = mconfig;
+    mp_handler *h = apr_palloc(cmd->pool, sizeof(*h));
+    const char *err = mp_handler_init(cmd, h, spec, input ? "inputfilter" : "outputfilter");
+    char *key;
+
+    if (err)
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err, NULL);
+    if (!name)
+        name = spec;
+    if (!*name || strpbrk(name, " \t"))
+        return apr_psprintf(cmd->pool, "%s: invalid filter name '%s'", cmd->cmd->name, name);
+    if (!strcasecmp(name, MP_FILTER_GENERIC))
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": the filter name " MP_FILTER_GENERIC
+                           " is mod_python's own (req.add_input_filter()...)", NULL);
+    if (input)
+        ap_register_input_filter(name, filter_in_func, NULL, AP_FTYPE_RESOURCE);
+    else
+        ap_register_output_filter(name, filter_out_func, NULL, AP_FTYPE_RESOURCE);
+    key = apr_pstrdup(cmd->pool, name);
+    ap_str_tolower(key);
+    if (!c->filters[input])
+        c->filters[input] = apr_hash_make(cmd->pool);
+    apr_hash_set(c->filters[input], key, APR_HASH_KEY_STRING, h);
+    return NULL;
+}
+
 #define HANDLER(name, ph, where, help) \
     AP_INIT_RAW_ARGS(name, handler_cmd, (void *)(intptr_t)(ph), where, help)
 #define FLAG(name, field, help) \
@@ -493,6 +587,12 @@ const command_rec mp_directives[] = {
                      "module whose phase functions handle every phase it has one for"),
     AP_INIT_FLAG("PythonOptimize", optimize_cmd, NULL, RSRC_CONF,
                  "On: optimize byte code as python -OO does (asserts, docstrings)"),
+    AP_INIT_TAKE12("PythonInputFilter", filter_cmd, (void *)1, RSRC_CONF | ACCESS_CONF,
+                   "PythonInputFilter module[::object] [name]: a Python input filter"),
+    AP_INIT_TAKE12("PythonOutputFilter", filter_cmd, NULL, RSRC_CONF | ACCESS_CONF,
+                   "PythonOutputFilter module[::object] [name]: a Python output filter"),
+    AP_INIT_RAW_ARGS("PythonConnectionHandler", conn_handler_cmd, NULL, RSRC_CONF,
+                     "module[::object] handling the server's connections instead of HTTP"),
     AP_INIT_TAKE1("PythonHome", home_cmd, NULL, RSRC_CONF,
                   "prefix of the Python installation to embed"),
     {NULL}

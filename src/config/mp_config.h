@@ -9,6 +9,8 @@
 
 #include "base/mp_base.h"
 
+#include "apr_hash.h"
+
 extern module AP_MODULE_DECLARE_DATA python_module;
 
 /* ------------------------------------------------------------ phases */
@@ -70,6 +72,9 @@ typedef struct {
     const char *python_path;
     const char *importer_path; /* options' MP_OPT_IMPORTER_PATH, looked up
                                   when configured, not at every import */
+    apr_hash_t *filters[2];  /* PythonOutputFilter, PythonInputFilter (by
+                                MP_FILTER_OUT/IN): httpd's lower-cased
+                                filter name -> mp_handler *; NULL = none */
 } mp_dir_config;
 
 #define MP_OPT_IMPORTER_PATH "mod_python.importer.path"
@@ -80,6 +85,7 @@ typedef struct {
     const char *python_home;
     int interp_limit;            /* PythonInterpLimit; 0 = unset */
     int optimize;                /* PythonOptimize: -1 unset, 0 off, 1 on */
+    mp_handler *conn_handler;    /* PythonConnectionHandler, or NULL */
 } mp_server_config;
 
 #define MP_DEFAULT_INTERP_LIMIT 64
@@ -106,6 +112,22 @@ void *mp_merge_srv_config(apr_pool_t *p, void *base, void *add);
  * files (filters, connection handlers). */
 const char *mp_handler_init(cmd_parms *cmd, mp_handler *h, const char *spec,
                             const char *deflt);
+
+/* ------------------------------------------------------------ filters */
+
+enum { MP_FILTER_OUT, MP_FILTER_IN };
+
+/* The httpd filter of req.add_input_filter()/add_output_filter() for the
+ * filters a request registers itself (3.5's name); not a directive's. */
+#define MP_FILTER_GENERIC "MOD_PYTHON"
+
+/* httpd's functions for Python filters, given by the httpd layer when
+ * httpd registers the module's hooks (before any directive is read):
+ * PythonInputFilter / PythonOutputFilter register their names with them. */
+void mp_config_filter_funcs(ap_in_filter_func in, ap_out_filter_func out);
+/* The handler of filter `name` (httpd's lower-cased name) in force in `c`,
+ * or NULL. */
+const mp_handler *mp_filter_handler(const mp_dir_config *c, int input, const char *name);
 
 /* Handler specs "module[::object]": split into module and object. */
 int mp_parse_handler_spec(apr_pool_t *p, const char *spec, const char *deflt,

@@ -2,11 +2,21 @@
  * thin call into mp_dispatch.c; Python itself starts in the parent at
  * post_config and is repaired in each child at child_init. */
 #include "httpd/mp_httpd.h"
+#include "config/mp_locks.h"
+#include "objects/mp_process.h"
 
 #include "ap_mpm.h"
+#include "http_connection.h"
 #include "http_core.h"
 #include "mod_auth.h"
+#include "mpm_common.h"
 
+
+static int mp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    mp_locks_register(pconf);  /* the `Mutex` type "mod_python" */
+    return OK;
+}
 
 static int mp_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s)
@@ -21,6 +31,8 @@ static int mp_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                     Py_STRINGIFY(PY_MINOR_VERSION));
     if (mp_python_init(s, mp_srv_conf(s)->python_home, mp_srv_conf(s)->optimize) != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR;
+    if (mp_locks_create(s) != APR_SUCCESS)
+        return HTTP_INTERNAL_SERVER_ERROR;
     mp_host_configure(s);
     return OK;
 }
@@ -28,6 +40,8 @@ static int mp_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void mp_child_init(apr_pool_t *p, server_rec *s)
 {
     mp_python_child_init();
+    mp_locks_child_init(p, s);
+    mp_process_child_init(p);
     mp_run_imports(s);
 }
 
@@ -90,8 +104,21 @@ static int mp_log(request_rec *r)
     return mp_run_phase(r, MP_LOG);
 }
 
+static int mp_process_connection(conn_rec *c)
+{
+    return mp_run_connection(c);
+}
+
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 110)
+static void mp_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    mp_connections_stopping(graceful);
+}
+#endif
+
 static void mp_register_hooks(apr_pool_t *p)
 {
+    ap_hook_pre_config(mp_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(mp_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(mp_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(mp_post_read_request, NULL, NULL, APR_HOOK_MIDDLE);
@@ -110,6 +137,12 @@ static void mp_register_hooks(apr_pool_t *p)
     ap_hook_fixups(mp_fixup, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(mp_handler_hook, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(mp_log, NULL, NULL, APR_HOOK_MIDDLE);
+    mp_filter_register();
+    /* Before HTTP's (REALLY_LAST), which serves what this declines. */
+    ap_hook_process_connection(mp_process_connection, NULL, NULL, APR_HOOK_MIDDLE);
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 110)
+    ap_hook_child_stopping(mp_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
+#endif
     (void)p;
 }
 

@@ -103,3 +103,8 @@ int mp_report_handler_error(request_rec *r, const mp_dir_config *c, mp_phase pha
     mp_interp_resume(in);
     return DONE;
 }
+
+const char *mp_error_page(request_rec *r, const char *prefix, PyObject *lines)
+{
+    return debug_page(r, prefix, lines);
+}

@@ -1,8 +1,8 @@
 /* The httpd layer: the module record and its hooks (mod_python.c), the
  * running of handlers in each phase (mp_dispatch.c), the importer's host
- * (mp_host.c) and the reporting of handler errors (mp_error.c).  The top
- * layer: it may use every other one; nothing uses it.  What its four files
- * share is declared here. */
+ * (mp_host.c), the reporting of handler errors (mp_error.c) and connection
+ * handlers (mp_connection.c).  The top layer: it may use every other one;
+ * nothing uses it.  What its files share is declared here. */
 #ifndef MP_HTTPD_H
 #define MP_HTTPD_H
 
@@ -27,6 +27,12 @@ int mp_run_init_phase(request_rec *r, int at_post_read);
 void mp_register_cleanup_phase(request_rec *r);
 void mp_run_imports(server_rec *s);
 
+/* mp_connection.c: PythonConnectionHandler, for process_connection:
+ * DECLINED at once where the connection's server has none. */
+int mp_run_connection(conn_rec *c);
+/* For child_stopping: an ungraceful stop ends the handlers' reads. */
+void mp_connections_stopping(int graceful);
+
 /* mp_error.c: handler `h` raised in `phase`: log the traceback; with
  * PythonDebug On also send it, escaped, to the client.  The status to
  * return. */
@@ -37,5 +43,12 @@ int mp_report_handler_error(request_rec *r, const mp_dir_config *c, mp_phase pha
  * interpreter with an importer hosted by httpd, release of request
  * objects) and PythonInterpLimit.  In the parent, at post_config. */
 void mp_host_configure(server_rec *s);
+
+/* mp_filter_dispatch.c: httpd's filter functions for Python filters, registered as
+ * MOD_PYTHON and given to the configuration for PythonInputFilter and
+ * PythonOutputFilter.  From the module's register_hooks. */
+void mp_filter_register(void);
+/* mp_error.c: the PythonDebug page for traceback `lines` (a filter's). */
+const char *mp_error_page(request_rec *r, const char *prefix, PyObject *lines);
 
 #endif

@@ -6,6 +6,7 @@
 #include "objects/mp_objects.h"
 #include "objects/mp_hlist.h"
 #include "objects/mp_apachefn.h"
+#include "objects/mp_process.h"
 
 #include "ap_mpm.h"
 #include "http_core.h"
@@ -84,6 +85,7 @@ static PyMethodDef apmod_methods[] = {
     {"server_root", ap_server_root_py, METH_NOARGS, "httpd's ServerRoot"},
     {"mpm_name", ap_mpm_name_py, METH_NOARGS, "the MPM's name: prefork, worker, event"},
     MP_APACHEFN_METHODS
+    MP_APACHEMOD_PROCESS_METHODS
     {NULL}
 };
 
@@ -131,9 +133,10 @@ static int apmod_exec(PyObject *m)
         !(st->request_type = mp_request_type_new(m)) ||
         !(st->server_type = mp_server_type_new(m)) ||
         !(st->conn_type = mp_conn_type_new(m)) ||
-        !(st->hlist_type = mp_hlist_type_new(m)))
-        return -1;
-    if (!(st->finfo_type = mp_finfo_type_new(m)) || mp_finfo_add_constants(m) < 0)
+        !(st->hlist_type = mp_hlist_type_new(m)) ||
+        !(st->finfo_type = mp_finfo_type_new(m)) ||
+        !(st->filter_type = mp_filter_type_new(m)) ||
+        mp_finfo_add_constants(m) < 0)
         return -1;
     if (PyModule_AddObjectRef(m, "table", (PyObject *)st->table_type) < 0 ||
         PyModule_AddObjectRef(m, "request", (PyObject *)st->request_type) < 0 ||

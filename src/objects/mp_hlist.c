@@ -24,14 +24,13 @@ static PyObject *entry_new(const mp_handler *h)
                          dir ? mp_str_from_c(dir) : Py_NewRef(Py_None));
 }
 
-/* The handlers of `list` from `pos` on. */
-static PyObject *entries_new(const apr_array_header_t *list, int pos)
+/* The `n` handlers at `list`. */
+static PyObject *entries_new(const mp_handler *list, int n)
 {
-    Py_ssize_t n = list && pos < list->nelts ? list->nelts - pos : 0;
-    PyObject *t = PyTuple_New(n), *e;
+    PyObject *t = PyTuple_New(n > 0 ? n : 0), *e;
 
-    for (Py_ssize_t i = 0; t && i < n; i++) {
-        if (!(e = entry_new(&APR_ARRAY_IDX(list, pos + i, mp_handler))))
+    for (int i = 0; t && i < n; i++) {
+        if (!(e = entry_new(&list[i])))
             Py_CLEAR(t);
         else
             PyTuple_SET_ITEM(t, i, e);
@@ -39,14 +38,14 @@ static PyObject *entries_new(const apr_array_header_t *list, int pos)
     return t;
 }
 
-PyObject *mp_hlist_new(mp_pystate *st, const apr_array_header_t *list, int pos)
+PyObject *mp_hlist_new(mp_pystate *st, const mp_handler *list, int n)
 {
     mp_hlist *self = PyObject_New(mp_hlist, st->hlist_type);
 
     if (!self)
         return NULL;
     self->pos = 0;
-    if (!(self->entries = entries_new(list, pos))) {
+    if (!(self->entries = entries_new(list, n))) {
         Py_DECREF(self);
         return NULL;
     }
@@ -129,9 +128,11 @@ PyObject *mp_req_get_hlist(PyObject *req, void *unused)
 
     if (!r)
         return NULL;
-    ctx = running(r);
-    return mp_hlist_new(mp_pystate_of_type(Py_TYPE(req)), ctx ? ctx->handlers : NULL,
-                        ctx ? ctx->handler_index : 0);
+    if (!(ctx = running(r)))
+        return mp_hlist_new(mp_pystate_of_type(Py_TYPE(req)), NULL, 0);
+    return mp_hlist_new(mp_pystate_of_type(Py_TYPE(req)),
+                        &APR_ARRAY_IDX(ctx->handlers, ctx->handler_index, mp_handler),
+                        ctx->handlers->nelts - ctx->handler_index);
 }
 
 /* The extension of the requested file that selected the running handler

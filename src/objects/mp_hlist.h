@@ -6,8 +6,9 @@
 
 #include "objects/mp_objects.h"
 
-/* An mp_hlist of `list` (mp_handler) from `pos` on; NULL: an empty one. */
-PyObject *mp_hlist_new(struct mp_pystate *st, const apr_array_header_t *list, int pos);
+/* An mp_hlist of the `n` handlers at `list` (n = 0: an empty one), as
+ * 3.5's hlist shows them.  NULL with an exception. */
+PyObject *mp_hlist_new(struct mp_pystate *st, const mp_handler *list, int n);
 PyTypeObject *mp_hlist_type_new(PyObject *module);
 
 PyObject *mp_req_get_hlist(PyObject *req, void *unused);

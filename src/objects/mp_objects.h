@@ -19,16 +19,24 @@
  * thread (httpd's request and connection structures are not thread-safe),
  * raises RuntimeError instead of reading freed or foreign memory.  Not a
  * Python object, so the GC cannot lead anyone to a live request through it.
- * References are taken and dropped with the GIL held. */
+ * References are taken and dropped with the GIL held.  A connection
+ * handler's connection object has a scope of its own, with no request:
+ * valid while that handler runs. */
 typedef struct mp_scope {
     request_rec *r;          /* NULL once the request is over */
     pthread_t thread;        /* the thread serving r */
     unsigned refs;
+    conn_rec *c;             /* r's connection; or, in a connection handler's
+                                scope (r NULL), its connection: NULL once over */
+    int of_conn;             /* a connection handler's: no request */
 } mp_scope;
 
 /* A scope for `r` served by this thread, with one reference; NULL with
  * MemoryError. */
 mp_scope *mp_scope_new(request_rec *r);
+/* A scope for a connection handler's connection `c`, served by this
+ * thread, with one reference; NULL with MemoryError. */
+mp_scope *mp_scope_new_conn(conn_rec *c);
 /* The same scope for a new request when nothing else holds it (`*sc` has
  * one reference), else a new one in its place.  -1 with MemoryError. */
 int mp_scope_renew(mp_scope **sc, request_rec *r);
@@ -45,6 +53,7 @@ static inline void mp_scope_adopt(mp_scope *sc)
 static inline void mp_scope_end(mp_scope *sc)
 {
     __atomic_store_n(&sc->r, NULL, __ATOMIC_RELEASE);
+    __atomic_store_n(&sc->c, NULL, __ATOMIC_RELEASE);
 }
 /* Sets the RuntimeError saying why `sc` cannot be used here; NULL. */
 request_rec *mp_scope_refuse(const mp_scope *sc, const request_rec *r);
@@ -57,6 +66,20 @@ static inline request_rec *mp_scope_request(const mp_scope *sc)
     if (r && pthread_equal(sc->thread, pthread_self()))
         return r;
     return mp_scope_refuse(sc, r);
+}
+
+/* Sets the RuntimeError saying why `sc`'s connection cannot be used here. */
+conn_rec *mp_scope_refuse_conn(const mp_scope *sc, const conn_rec *c);
+/* The conn_rec, if the request (or connection handler) lasts and this
+ * thread serves it; else NULL with RuntimeError.  What objects of a
+ * connection and tables check. */
+static inline conn_rec *mp_scope_conn(const mp_scope *sc)
+{
+    conn_rec *c = __atomic_load_n(&sc->c, __ATOMIC_ACQUIRE);
+
+    if (c && pthread_equal(sc->thread, pthread_self()))
+        return c;
+    return mp_scope_refuse_conn(sc, c);
 }
 
 /* ------------------------------------------------------------ Python types */
@@ -99,9 +122,20 @@ PyObject *mp_server_new(struct mp_pystate *st, server_rec *s);
 /* The server_rec of a server object, or NULL if `o` is not one. */
 server_rec *mp_server_rec(PyObject *o);
 PyTypeObject *mp_server_type_new(PyObject *module);
-/* req.connection: valid in the scope of the request it came from. */
+/* req.connection: valid in the scope of the request it came from; its
+ * read(), readline() and write() (mp_conn_io.c) are a connection
+ * handler's only. */
 PyObject *mp_conn_new(struct mp_pystate *st, mp_scope *scope);
 PyTypeObject *mp_conn_type_new(PyObject *module);
+/* The filter object's type (mp_filter.h has the rest). */
+PyTypeObject *mp_filter_type_new(PyObject *module);
+/* A connection handler's connection object for `c` (conn.hlist shows
+ * `h`): valid in this thread until mp_conn_end().  NULL with an exception. */
+PyObject *mp_conn_for_handler(struct mp_pystate *st, conn_rec *c, const mp_handler *h);
+/* The connection handler has returned: `conn` raises RuntimeError from now
+ * on, as do its notes. */
+void mp_conn_end(PyObject *conn);
+
 
 /* A new _apache module for the current interpreter: its state zeroed but
  * for the types, made by its exec slot. */
@@ -124,6 +158,7 @@ typedef struct mp_pystate {
     PyTypeObject *table_type, *request_type, *server_type, *conn_type;
     PyTypeObject *hlist_type;
     PyTypeObject *finfo_type;
+    PyTypeObject *filter_type;          /* mp_filter.c */
     PyObject *importer;      /* mp_importer */
     PyObject *apache;        /* the mod_python.apache module */
     PyObject *server_return; /* apache.SERVER_RETURN */

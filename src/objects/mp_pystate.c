@@ -70,6 +70,7 @@ int mp_pystate_traverse(mp_pystate *st, visitproc visit, void *arg)
     Py_VISIT(st->conn_type);
     Py_VISIT(st->hlist_type);
     Py_VISIT(st->finfo_type);
+    Py_VISIT(st->filter_type);
     Py_VISIT(st->importer);
     Py_VISIT(st->apache);
     Py_VISIT(st->server_return);
@@ -87,6 +88,7 @@ void mp_pystate_clear(mp_pystate *st)
     Py_CLEAR(st->conn_type);
     Py_CLEAR(st->hlist_type);
     Py_CLEAR(st->finfo_type);
+    Py_CLEAR(st->filter_type);
     Py_CLEAR(st->importer);
     Py_CLEAR(st->apache);
     Py_CLEAR(st->server_return);

@@ -12,6 +12,7 @@
 #include "objects/mp_req_wsgi.h"
 #include "objects/mp_hlist.h"
 #include "objects/mp_finfo.h"
+#include "objects/mp_req_filter.h"
 
 #include "http_core.h"
 
@@ -299,33 +300,6 @@ mp_req_wsgi *mp_request_wsgi(PyObject *req)
  * for them would cost more (a GIL hand-off per write) than it saves. */
 #define MP_WRITE_KEEP_GIL 8192
 
-/* What write() sends: a bytes-like object as it is, a str as UTF-8 with
- * surrogateescape (mp_str_to_c()'s rule: what was read is written back
- * byte for byte). */
-static int write_data(PyObject *o, Py_buffer *buf)
-{
-    Py_ssize_t n;
-    const char *s;
-    PyObject *b;
-    int rc;
-
-    if (PyUnicode_Check(o) && PyUnicode_IS_ASCII(o))
-        return (s = PyUnicode_AsUTF8AndSize(o, &n))
-               ? PyBuffer_FillInfo(buf, o, (void *)s, n, 1, PyBUF_SIMPLE) : -1;
-    if (PyUnicode_Check(o)) {
-        if (!(b = PyUnicode_AsEncodedString(o, "utf-8", "surrogateescape")))
-            return -1;
-        rc = PyObject_GetBuffer(b, buf, PyBUF_SIMPLE);
-        Py_DECREF(b);   /* the buffer holds its own reference */
-        return rc;
-    }
-    if (PyObject_CheckBuffer(o))
-        return PyObject_GetBuffer(o, buf, PyBUF_SIMPLE);
-    PyErr_Format(PyExc_TypeError, "write() argument 1 must be str or a bytes-like "
-                 "object, not %.100s", Py_TYPE(o)->tp_name);
-    return -1;
-}
-
 /* ap_rwrite() takes an int length: more is written in pieces. */
 static int write_all(request_rec *r, const char *p, Py_ssize_t len)
 {
@@ -358,7 +332,7 @@ static PyObject *req_write(mp_request *self, PyObject *const *args, Py_ssize_t n
     }
     if (nargs > 1 && (flush = PyLong_AsLong(args[1])) == -1 && PyErr_Occurred())
         return NULL;
-    if (write_data(args[0], &buf) < 0)
+    if (mp_data_buffer(args[0], &buf, "write()") < 0)
         return NULL;
     if (flush || buf.len >= MP_WRITE_KEEP_GIL)
         in = mp_interp_suspend();
@@ -608,6 +582,7 @@ static PyMethodDef req_methods[] = {
      "add_handler(phase, handler[, dir])"},
     MP_REQ_HTTP_METHODS
     MP_REQ_WSGI_METHODS
+    MP_REQ_FILTER_METHODS
     {NULL}
 };
 

@@ -3,8 +3,11 @@
  * object may be kept (server_rec lives as long as the child), and takes
  * arbitrary attributes as 3.5's did (each object its own: req.server is
  * one object for the request); a connection object belongs to the request
- * it came from (mp_scope). */
+ * it came from, or to the connection handler it was made for (mp_scope). */
 #include "objects/mp_objects.h"
+#include "objects/mp_process.h"
+#include "objects/mp_conn_io.h"
+#include "objects/mp_hlist.h"
 
 #include "ap_mpm.h"
 #include "http_connection.h"
@@ -24,6 +27,8 @@ typedef struct {
     mp_scope *scope;
     PyObject *notes;
     PyObject *base_server;   /* made on first use, kept as 3.5's */
+    PyObject *hlist;         /* a connection handler's: its mp_hlist */
+    mp_conn_io io;           /* a connection handler's: read() and co. */
 } mp_conn;
 
 /* ------------------------------------------------------------ server */
@@ -196,6 +201,7 @@ static PyMethodDef srv_methods[] = {
     {"get_config", (PyCFunction)srv_get_config, METH_NOARGS, NULL},
     {"get_options", (PyCFunction)srv_get_options, METH_NOARGS, NULL},
     {"log_error", (PyCFunction)srv_log_error, METH_VARARGS, NULL},
+    MP_SERVER_PROCESS_METHODS
     {NULL}
 };
 
@@ -246,15 +252,54 @@ PyObject *mp_conn_new(mp_pystate *st, mp_scope *scope)
     self->scope = scope;
     mp_scope_incref(scope);
     self->notes = self->base_server = NULL;
+    self->hlist = NULL;
+    memset(&self->io, 0, sizeof(self->io));
     PyObject_GC_Track(self);
     return (PyObject *)self;
 }
 
-/* The conn_rec, or NULL with RuntimeError outside the request's scope. */
+PyObject *mp_conn_for_handler(mp_pystate *st, conn_rec *c, const mp_handler *h)
+{
+    mp_scope *scope = mp_scope_new_conn(c);
+    mp_conn *self = scope ? (mp_conn *)mp_conn_new(st, scope) : NULL;
+
+    if (scope)
+        mp_scope_decref(scope);  /* the object holds it */
+    if (self && !(self->hlist = mp_hlist_new(st, h, 1)))
+        Py_CLEAR(self);
+    return (PyObject *)self;
+}
+
+void mp_conn_end(PyObject *conn)
+{
+    mp_scope_end(((mp_conn *)conn)->scope);
+}
+
+/* The conn_rec, or NULL with RuntimeError outside the request's (or
+ * connection handler's) scope. */
 static conn_rec *conn(mp_conn *self)
 {
-    request_rec *r = mp_scope_request(self->scope);
-    return r ? r->connection : NULL;
+    return mp_scope_conn(self->scope);
+}
+
+conn_rec *mp_conn_io_of(PyObject *o, mp_conn_io **io)
+{
+    mp_conn *self = (mp_conn *)o;
+    conn_rec *c = conn(self);
+
+    if (c && !self->scope->of_conn) {
+        /* raw bytes under HTTP's feet would break the request's protocol */
+        PyErr_SetString(PyExc_RuntimeError, "connection read(), readline() and "
+                        "write() are for connection handlers (PythonConnectionHandler); "
+                        "a request has req.read() and req.write()");
+        return NULL;
+    }
+    if (c && !self->io.in) {
+        self->io.in = apr_brigade_create(c->pool, c->bucket_alloc);
+        self->io.tmp = apr_brigade_create(c->pool, c->bucket_alloc);
+    }
+    *io = &self->io;
+    return c;
 }
 
 static PyObject *addr_tuple(apr_sockaddr_t *a, const char *ip)
@@ -306,6 +351,14 @@ static PyObject *conn_get(mp_conn *self, void *which)
     }
 }
 
+/* conn.hlist: a connection handler's (3.5); None for a request's. */
+static PyObject *conn_get_hlist(mp_conn *self, void *u)
+{
+    if (!conn(self))
+        return NULL;
+    return Py_NewRef(self->hlist ? self->hlist : Py_None);
+}
+
 static int conn_set_keepalive(mp_conn *self, PyObject *v, void *u)
 {
     conn_rec *c = conn(self);
@@ -344,16 +397,20 @@ static PyGetSetDef conn_getset[] = {
     GET("aborted", C_ABORTED), GET("remote_logname", C_LOGNAME),
     GET("base_server", C_BASE_SERVER), GET("notes", C_NOTES),
     GET("double_reverse", C_DOUBLE_REVERSE), GET("_conn_rec", C_CAPSULE),
+    {"hlist", (getter)conn_get_hlist, NULL, "a connection handler's handler list", NULL},
     {NULL}
 };
 #undef GET
 
 static PyMethodDef conn_methods[] = {
     {"log_error", (PyCFunction)conn_log_error, METH_VARARGS, NULL},
+    MP_CONN_IO_METHODS
     {NULL}
 };
 
-/* A GC type: its base_server's attributes may refer back to it. */
+/* A GC type: its base_server's attributes may refer back to it.  Its
+ * notes table and hlist refer to no Python object; its brigades are the
+ * connection pool's. */
 static int conn_traverse(mp_conn *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
@@ -374,6 +431,7 @@ static void conn_dealloc(mp_conn *self)
     PyObject_GC_UnTrack(self);
     conn_clear(self);
     Py_XDECREF(self->notes);
+    Py_XDECREF(self->hlist);
     mp_scope_decref(self->scope);
     PyObject_GC_Del(self);
     Py_DECREF(type);

@@ -14,10 +14,11 @@ typedef struct {
     int headers;          /* refuse CR/LF (no response splitting) */
 } mp_table;
 
-/* A request's table is only valid in its request's scope. */
+/* A request's table is only valid in its request's scope, a connection
+ * handler's in its connection's. */
 static int table_alive(mp_table *self)
 {
-    return !self->scope || mp_scope_request(self->scope) != NULL;
+    return !self->scope || mp_scope_conn(self->scope) != NULL;
 }
 
 static void tbl_dealloc(mp_table *self);

@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -76,6 +77,14 @@ def one_child(mpm, threads=16):
     return ONE_PREFORK_CHILD if mpm == "prefork" else threaded(1, threads)
 
 
+def allow_core_dumps():
+    """In httpd's parent (preexec): a crashing child leaves a core in
+    logs/ (CoreDumpDirectory), which cleanup() turns into backtraces."""
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -127,6 +136,11 @@ class Httpd:
             self.root = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
         os.chmod(self.root, 0o755)
         self.port = port or free_port()
+        # A second port, for apps that listen on two ({port2} in their
+        # httpd.conf): never the first one.
+        self.port2 = free_port()
+        while self.port2 == self.port:
+            self.port2 = free_port()
         self.htdocs = self.path("htdocs")
         os.makedirs(self.htdocs)
         os.makedirs(self.path("run"))
@@ -160,7 +174,8 @@ class Httpd:
         """Copy apps/<name>/ into the test tree, as write() would (same
         relative paths, readable by the server's user), all but its
         httpd.conf; return that httpd.conf, a str.format template, filled
-        in with root, htdocs, port and `fields` (the body for config())."""
+        in with root, htdocs, port, port2 and `fields` (the body for
+        config())."""
         src = os.path.join(APPS, name)
         if not os.path.isdir(src):
             raise FileNotFoundError("no test app " + src)
@@ -178,7 +193,8 @@ class Httpd:
                     continue
                 shutil.copyfile(s, p)
                 os.chmod(p, 0o755 if os.access(s, os.X_OK) else 0o644)
-        return conf.format(root=self.root, htdocs=self.htdocs, port=self.port, **fields)
+        return conf.format(root=self.root, htdocs=self.htdocs, port=self.port,
+                           port2=self.port2, **fields)
 
     def config(self, body, loglevel="notice", modules=(), mpm_settings=None,
                python_module=MODULE):
@@ -208,6 +224,7 @@ class Httpd:
             KeepAlive On
             MaxKeepAliveRequests 0
             GracefulShutdownTimeout 10
+            CoreDumpDirectory {root}/logs
             {mpm_settings}
             <Directory />
                 AllowOverride None
@@ -228,6 +245,7 @@ class Httpd:
 
     def ctl(self, *args, check=True):
         return subprocess.run(self.launcher + [HTTPD, "-f", self.conf] + list(args),
+                              preexec_fn=allow_core_dumps,
                               env=self.env(),
                               capture_output=True, text=True, check=check, timeout=60)
 
@@ -320,9 +338,28 @@ class Httpd:
                     out.append(name + ":\n" + f.read())
         return out
 
+    def crash_report(self):
+        """Backtraces (gdb) of the cores a crashed child left, or ""."""
+        cores = [os.path.join(self.path("logs"), f) for f in os.listdir(self.path("logs"))
+                 if f.startswith("core")] if os.path.isdir(self.path("logs")) else []
+        out = []
+        for core in cores:
+            r = subprocess.run(["gdb", "-batch", "-nx", "-ex", "thread apply all bt 30",
+                                HTTPD, core], capture_output=True, text=True, timeout=120)
+            out.append("== %s\n%s" % (core, r.stdout[-30000:]))
+        return "\n".join(out)
+
     def cleanup(self):
         try:
             self.stop()
+            if "exit signal" in self.log() and shutil.which("gdb"):
+                report = self.crash_report()
+                if report:
+                    # kept past the test tree: the test that saw it may pass
+                    path = "/tmp/mp-crash-%d.txt" % int(time.time() * 1000)
+                    with open(path, "w") as f:
+                        f.write(self.log()[-20000:] + "\n" + report)
+                    sys.stderr.write("httpd child crashed; backtraces in %s\n" % path)
             reports = self.sanitizer_reports()
             if reports:
                 raise AssertionError("sanitizer reports:\n" + "\n".join(reports)[:20000])

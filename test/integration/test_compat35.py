@@ -269,3 +269,79 @@ def test_apache_resolve_object_module_mtime_and_server_return(srv):
     d = js(srv.request("/app/x?apache_helpers"))
     assert d == {"bound_to": "Page", "silent": None, "mtime": True, "same_exception": True,
                  "missing": "module '%s/app/classy.py' contains no 'nope'" % srv.htdocs}
+
+
+# ------------------------------------------------------------ every member of 3.5
+
+REQUEST_35 = """write get_config build_wsgi_env wsgi_start_response add_cgi_vars
+add_common_vars add_handler add_input_filter add_output_filter allow_methods auth_name
+auth_type construct_url discard_request_body document_root flush get_basic_auth_pw
+get_addhandler_exts get_remote_host get_options internal_redirect is_https log_error
+meets_conditions read readline readlines register_cleanup register_input_filter
+register_output_filter send_http_header sendfile set_content_length set_etag
+set_last_modified ssl_var_lookup update_mtime
+handler uri interpreter connection server next prev main the_request assbackwards proxyreq
+header_only protocol proto_num hostname request_time status_line status method
+method_number allowed allowed_xmethods allowed_methods sent_bodyct bytes_sent mtime chunked
+range clength remaining read_length read_body read_chunked expecting_100 content_type
+content_encoding content_languages vlist_validator user ap_auth_type no_cache no_local_copy
+unparsed_uri filename canonical_filename path_info args finfo parsed_uri used_path_info
+headers_in headers_out err_headers_out subprocess_env notes eos_sent _bytes_queued
+_request_rec useragent_addr useragent_ip _content_type_set phase extension hlist""".split()
+
+CONNECTION_35 = """log_error read readline write base_server local_addr client_addr client_ip
+remote_ip remote_addr remote_host remote_logname aborted keepalive double_reverse keepalives
+local_ip local_host id notes hlist _conn_rec""".split()
+
+SERVER_35 = """get_config get_options log_error register_cleanup next defn_name
+defn_line_number server_admin server_hostname port error_fname loglevel is_virtual timeout
+keep_alive_timeout keep_alive_max keep_alive path pathlen names wild_names limit_req_line
+limit_req_fieldsize limit_req_fields my_generation restart_time _server_rec""".split()
+
+TABLE_35 = """keys values items get has_key add setdefault update clear copy popitem
+iterkeys itervalues iteritems __len__ __getitem__ __setitem__ __delitem__ __contains__
+__iter__ __eq__ __ne__ __repr__""".split()
+
+HLIST_35 = "next handler silent is_location directory".split()
+FINFO_35 = """fname filetype valid protection user group inode device nlink size atime mtime
+ctime name __getitem__""".split()
+
+_APACHE_35 = """config_tree log_error mpm_query parse_qs parse_qsl server_root register_cleanup
+exists_config_define stat _global_lock _global_trylock _global_unlock SERVER_RETURN table
+AP_CONN_UNKNOWN AP_CONN_CLOSE AP_CONN_KEEPALIVE APR_NOFILE APR_REG APR_DIR APR_CHR APR_BLK
+APR_PIPE APR_LNK APR_SOCK APR_UNKFILE MODULE_MAGIC_NUMBER_MAJOR
+MODULE_MAGIC_NUMBER_MINOR""".split()
+
+# 3.5's apache.py, but for CallBack/init (its Python dispatcher: ours is C).
+APACHE_35 = """OK DONE DECLINED REQ_PROCEED REQ_NOACTION REQ_ABORTED REQ_EXIT SERVER_RETURN
+HTTP_OK HTTP_NOT_FOUND HTTP_INTERNAL_SERVER_ERROR APLOG_EMERG APLOG_DEBUG APLOG_NOERRNO
+AP_MPMQ_IS_THREADED M_GET M_INVALID REMOTE_HOST REMOTE_NAME REMOTE_NOLOOKUP
+REMOTE_DOUBLE_REV PROXYREQ_NONE PROXYREQ_PROXY PROXYREQ_REVERSE PROXYREQ_RESPONSE
+CGI_MAGIC_TYPE INCLUDES_MAGIC_TYPE INCLUDES_MAGIC_TYPE3 DIR_MAGIC_TYPE REQUEST_NO_BODY
+REQUEST_CHUNKED_ERROR REQUEST_CHUNKED_DECHUNK AP_CONN_UNKNOWN AP_CONN_CLOSE
+AP_CONN_KEEPALIVE MODULE_MAGIC_NUMBER_MAJOR MODULE_MAGIC_NUMBER_MINOR APR_NOFILE
+APR_UNKFILE APR_FINFO_LINK APR_FINFO_MTIME APR_FINFO_CTIME APR_FINFO_ATIME APR_FINFO_SIZE
+APR_FINFO_CSIZE APR_FINFO_DEV APR_FINFO_INODE APR_FINFO_NLINK APR_FINFO_TYPE
+APR_FINFO_USER APR_FINFO_GROUP APR_FINFO_UPROT APR_FINFO_GPROT APR_FINFO_WPROT
+APR_FINFO_ICASE APR_FINFO_NAME APR_FINFO_MIN APR_FINFO_IDENT APR_FINFO_OWNER
+APR_FINFO_PROT APR_FINFO_NORM APR_FINFO_DIRENT FINFO_MODE FINFO_INO FINFO_DEV FINFO_NLINK
+FINFO_UID FINFO_GID FINFO_SIZE FINFO_ATIME FINFO_MTIME FINFO_CTIME FINFO_FNAME FINFO_NAME
+FINFO_FILETYPE URI_SCHEME URI_HOSTINFO URI_USER URI_PASSWORD URI_HOSTNAME URI_PORT URI_PATH
+URI_QUERY URI_FRAGMENT AP_REQ_ACCEPT_PATH_INFO AP_REQ_REJECT_PATH_INFO
+AP_REQ_DEFAULT_PATH_INFO import_module log_error table make_table server_root mpm_query
+exists_config_define interpreter main_server config_tree stat register_cleanup
+resolve_object module_mtime build_cgi_env setup_cgi restore_nocgi NullIO CGIStdin
+CGIStdout""".split()
+
+
+def test_every_member_of_35s_objects_is_there(srv):
+    d = js(srv.request("/app/x?members"))
+    for name, want in [("request", REQUEST_35), ("connection", CONNECTION_35),
+                       ("server", SERVER_35), ("table", TABLE_35), ("hlist", HLIST_35),
+                       ("finfo", FINFO_35), ("_apache", _APACHE_35),
+                       ("apache", APACHE_35)]:
+        missing = sorted(set(want) - set(d[name]))
+        assert not missing, (name, missing)
+    assert len(set(REQUEST_35)) == 37 + 64
+    assert d["types"] == ["mp_request", "mp_conn", "mp_server", "mp_table", "mp_hlist",
+                          "mp_finfo"]

@@ -95,3 +95,16 @@ def apache_helpers(req):
     return send(req, {"bound_to": type(obj.__self__).__name__, "missing": missing,
                       "silent": apache.resolve_object(classy, "nope", silent=1),
                       "mtime": apache.module_mtime(classy) > 0, "same_exception": same})
+
+
+def members(req):
+    """The names each object offers, for the test to compare with 3.5's."""
+    import _apache
+    fs = apache.stat(__file__, apache.APR_FINFO_MIN)
+    return send(req, {"request": dir(req), "connection": dir(req.connection),
+                      "server": dir(req.server), "table": dir(req.headers_in),
+                      "hlist": dir(req.hlist), "finfo": dir(fs),
+                      "_apache": dir(_apache), "apache": dir(apache),
+                      "types": [type(o).__name__ for o in
+                                (req, req.connection, req.server, req.headers_in,
+                                 req.hlist, fs)]})
