@@ -358,6 +358,7 @@ class Httpd:
                     # kept past the test tree: the test that saw it may pass
                     path = "/tmp/mp-crash-%d.txt" % int(time.time() * 1000)
                     with open(path, "w") as f:
+                        f.write("test: %s\n" % os.environ.get("PYTEST_CURRENT_TEST"))
                         f.write(self.log()[-20000:] + "\n" + report)
                     sys.stderr.write("httpd child crashed; backtraces in %s\n" % path)
             reports = self.sanitizer_reports()
