@@ -454,3 +454,15 @@ def test_view_log_is_the_last_100_lines(srv):
     assert "probe-line-249|" in lines
     assert "probe-line-149|" not in lines
     assert lines[0] in srv.log().splitlines()
+
+
+def test_view_log_of_a_log_it_cannot_read(srv):
+    """A log the children may not read (only root): 404, no traceback."""
+    mode = os.stat(srv.error_log).st_mode
+    os.chmod(srv.error_log, 0o600)
+    try:
+        r = srv.get("/test?view_log=1")
+    finally:
+        os.chmod(srv.error_log, mode)
+    assert r.status == 404, r
+    assert "Traceback" not in srv.log()

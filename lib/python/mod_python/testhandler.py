@@ -145,11 +145,17 @@ def _tree(tree, level=0):
 
 
 def _view_log(req):
+    """The error log's tail; 404 when the log is not a file this process
+    can read (syslog, a pipe, a file only root reads)."""
     path = _error_log(req)
-    if path is None:
+    try:
+        tail = _tail(path, LOG_LINES) if path else None
+    except OSError:
+        tail = None
+    if tail is None:
         return apache.HTTP_NOT_FOUND
     req.content_type = "text/plain"
-    req.write(_tail(path, LOG_LINES))
+    req.write(tail)
     return apache.OK
 
 
