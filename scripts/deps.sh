@@ -2,7 +2,7 @@
 # Install what building and testing mod_python needs, from Debian/Ubuntu's
 # archive, when it is missing.  Needs root (or sudo) only if something is.
 set -eu
-PKGS="apache2 apache2-dev python3-dev check python3-pytest autoconf pkg-config gcc make libc6-dev valgrind"
+PKGS="apache2 apache2-dev python3-dev check python3-pytest autoconf pkg-config gcc make libc6-dev valgrind gdb python3-flask python3-django"
 [ "${MP_EXTRA_PKGS:-}" ] && PKGS="$PKGS $MP_EXTRA_PKGS"
 missing=""
 for p in $PKGS; do

@@ -47,5 +47,12 @@
 #define MPLOG_CONN_HANDLER_ERROR MPLOGNO(00030) /* it raised: traceback */
 #define MPLOG_CONN_RESULT       MPLOGNO(00031) /* it returned no OK/DECLINED/DONE */
 #define MPLOG_CONN_OBJECT       MPLOGNO(00032) /* connection object not made */
+/* lib/python/mod_python/wsgi.py (written from Python):
+ *   MP00070  PythonOption mod_python.wsgi.application is not set (500)
+ *   MP00071  the application module has no such callable: declined
+ *   MP00072  the URI is not under mod_python.wsgi.base_uri: declined
+ *   MP00073  mod_python.wsgi.reload: an application reloaded (NOTICE)
+ *   MP00074  a bad mod_python.wsgi.reload / application option (500)
+ *   MP00075  the client went away during a response (INFO) */
 
 #endif

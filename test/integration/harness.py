@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -74,6 +75,14 @@ def one_child(mpm, threads=16):
     """Settings for a single child process: what a test counts is then the
     state of one process."""
     return ONE_PREFORK_CHILD if mpm == "prefork" else threaded(1, threads)
+
+
+def allow_core_dumps():
+    """In httpd's parent (preexec): a crashing child leaves a core in
+    logs/ (CoreDumpDirectory), which cleanup() turns into backtraces."""
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
 
 
 def free_port():
@@ -215,6 +224,7 @@ class Httpd:
             KeepAlive On
             MaxKeepAliveRequests 0
             GracefulShutdownTimeout 10
+            CoreDumpDirectory {root}/logs
             {mpm_settings}
             <Directory />
                 AllowOverride None
@@ -235,6 +245,7 @@ class Httpd:
 
     def ctl(self, *args, check=True):
         return subprocess.run(self.launcher + [HTTPD, "-f", self.conf] + list(args),
+                              preexec_fn=allow_core_dumps,
                               env=self.env(),
                               capture_output=True, text=True, check=check, timeout=60)
 
@@ -327,9 +338,29 @@ class Httpd:
                     out.append(name + ":\n" + f.read())
         return out
 
+    def crash_report(self):
+        """Backtraces (gdb) of the cores a crashed child left, or ""."""
+        cores = [os.path.join(self.path("logs"), f) for f in os.listdir(self.path("logs"))
+                 if f.startswith("core")] if os.path.isdir(self.path("logs")) else []
+        out = []
+        for core in cores:
+            r = subprocess.run(["gdb", "-batch", "-nx", "-ex", "thread apply all bt 30",
+                                HTTPD, core], capture_output=True, text=True, timeout=120)
+            out.append("== %s\n%s" % (core, r.stdout[-30000:]))
+        return "\n".join(out)
+
     def cleanup(self):
         try:
             self.stop()
+            if "exit signal" in self.log() and shutil.which("gdb"):
+                report = self.crash_report()
+                if report:
+                    # kept past the test tree: the test that saw it may pass
+                    path = "/tmp/mp-crash-%d.txt" % int(time.time() * 1000)
+                    with open(path, "w") as f:
+                        f.write("test: %s\n" % os.environ.get("PYTEST_CURRENT_TEST"))
+                        f.write(self.log()[-20000:] + "\n" + report)
+                    sys.stderr.write("httpd child crashed; backtraces in %s\n" % path)
             reports = self.sanitizer_reports()
             if reports:
                 raise AssertionError("sanitizer reports:\n" + "\n".join(reports)[:20000])

@@ -218,3 +218,206 @@ del _name
 # legacy results of mod_python 2
 REQ_ABORTED = HTTP_INTERNAL_SERVER_ERROR
 REQ_EXIT = "REQ_EXIT"
+
+
+# ------------------------------------------------------------ CGI emulation
+# What mod_python.cgihandler uses to run a CGI script inside httpd: the
+# request as the script's stdin, stdout and environment (3.5's names).
+
+def build_cgi_env(req):
+    """The CGI/1.1 environment of req as a dict (httpd's CGI variables,
+    plus HTTP_AUTHORIZATION as 3.5 gave it)."""
+    req.add_cgi_vars()
+    env = dict(req.subprocess_env.items())
+    if req.path_info:
+        env["SCRIPT_NAME"] = req.uri[:-len(req.path_info)]
+    else:
+        env["SCRIPT_NAME"] = req.uri
+    env["GATEWAY_INTERFACE"] = "Python-CGI/1.1"
+    if "authorization" in req.headers_in:
+        env["HTTP_AUTHORIZATION"] = req.headers_in.get("authorization")
+    return env
+
+
+class NullIO(object):
+    """A file that is always empty and swallows what is written."""
+    encoding = "utf-8"
+    errors = "surrogateescape"
+
+    def tell(self): return 0
+    def read(self, n=-1): return ""
+    def readline(self, length=-1): return ""
+    def readlines(self, hint=-1): return []
+    def write(self, s): return len(s)
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+    def isatty(self): return False
+    def readable(self): return True
+    def writable(self): return True
+    def flush(self): pass
+    def close(self): pass
+    def detach(self): pass
+    def seek(self, pos, mode=0): pass
+    def fileno(self):
+        import io
+        raise io.UnsupportedOperation("fileno")
+    def __iter__(self):
+        return iter(self.readline, "")
+
+
+class _BodyReader(NullIO):
+    """The request body as bytes (CGIStdin.buffer), read in blocks."""
+    def __init__(self, req):
+        self.req = req
+        self.pos = 0
+
+    def tell(self): return self.pos
+
+    def read(self, n=-1):
+        data = self.req.read(n) if n is not None and n >= 0 else self.req.read()
+        self.pos += len(data)
+        return data
+
+    def readline(self, n=-1):
+        data = self.req.readline(n) if n is not None and n >= 0 else self.req.readline()
+        self.pos += len(data)
+        return data
+
+    def readlines(self, hint=-1):
+        return self.req.readlines(hint)
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+
+class CGIStdin(NullIO):
+    """sys.stdin of a CGI script: the request body, as text (UTF-8 with
+    surrogateescape: the bytes come back unchanged when encoded the same
+    way), or as bytes through .buffer, as cgi.FieldStorage reads it."""
+    def __init__(self, req):
+        self.req = req
+        self.buffer = _BodyReader(req)
+
+    def tell(self): return self.buffer.pos
+
+    def _text(self, data):
+        return data.decode(self.encoding, self.errors)
+
+    def read(self, n=-1):
+        return self._text(self.buffer.read(n))
+
+    def readline(self, n=-1):
+        return self._text(self.buffer.readline(n))
+
+    def readlines(self, hint=-1):
+        return [self._text(line) for line in self.buffer.readlines(hint)]
+
+
+class _ResponseWriter(NullIO):
+    """CGIStdout.buffer: bytes written by the script."""
+    def __init__(self, out):
+        self.out = out
+
+    def write(self, b):
+        self.out._take(bytes(b))
+        return len(b)
+
+    def flush(self):
+        self.out.flush()
+
+
+class CGIStdout(NullIO):
+    """sys.stdout of a CGI script: the CGI response.  The header lines come
+    first, up to an empty line (CRLF or LF): "Status: 404 Not Found" sets
+    req.status, "Location" a redirect as httpd's CGI does, Content-Type
+    req.content_type, others go to headers_out; the rest is the body."""
+    def __init__(self, req):
+        self.req = req
+        self.pos = 0
+        self.headers_sent = False
+        self._head = b""
+        self.buffer = _ResponseWriter(self)
+
+    def tell(self): return self.pos
+
+    def write(self, s):
+        self._take(s.encode(self.encoding, self.errors) if isinstance(s, str) else bytes(s))
+        return len(s)
+
+    def flush(self):
+        if self.headers_sent:
+            self.req.flush()
+
+    def _take(self, data):
+        self.pos += len(data)
+        if self.headers_sent:
+            if data:
+                self.req.write(data, 0)
+            return
+        self._head += data
+        for sep in (b"\r\n\r\n", b"\n\n"):
+            end = self._head.find(sep)
+            if end >= 0:
+                head, body = self._head[:end], self._head[end + len(sep):]
+                self._head = b""
+                self._headers(head.decode(self.encoding, self.errors))
+                self.headers_sent = True
+                if body:
+                    self.req.write(body, 0)
+                return
+
+    def _headers(self, head):
+        for line in head.replace("\r\n", "\n").split("\n"):
+            if not line.strip():
+                continue
+            if ":" not in line:
+                raise ValueError("CGI script wrote a header line without ':': %r" % line)
+            name, value = line.split(":", 1)
+            name, value = name.strip(), value.strip()
+            low = name.lower()
+            if low == "status":
+                self.req.status = int(value.split()[0])
+            elif low == "content-type":
+                self.req.content_type = value
+            elif low == "location" and self.req.status == 200:
+                self.req.headers_out[name] = value
+                self.req.status = HTTP_MOVED_TEMPORARILY
+            else:
+                self.req.headers_out.add(name, value)
+
+    def close_response(self):
+        """The script ended: a response that never ended its headers is
+        all header (3.5 dropped it)."""
+        if not self.headers_sent and self._head:
+            head, self._head = self._head, b""
+            self._headers(head.decode(self.encoding, self.errors))
+            self.headers_sent = True
+
+
+def setup_cgi(req):
+    """Make sys.stdin, sys.stdout and os.environ the request's, for a CGI
+    script; returns what restore_nocgi() puts back.  os.environ becomes a
+    plain dict of this interpreter's os module: the process environment
+    (shared by every thread and interpreter, read by C code with getenv())
+    is never changed."""
+    import os
+    saved = (os.environ, sys.stdin, sys.stdout, sys.argv)
+    os.environ = build_cgi_env(req)
+    sys.stdin = CGIStdin(req)
+    sys.stdout = CGIStdout(req)
+    sys.argv = [req.filename or ""]
+    return saved
+
+
+def restore_nocgi(*saved):
+    """Undo setup_cgi(); takes what it returned (as one tuple, or as 3.5's
+    three values env, stdin, stdout)."""
+    import os
+    if len(saved) == 1:
+        saved = saved[0]
+    env, si, so = saved[:3]
+    os.environ = env
+    sys.stdin, sys.stdout = si, so
+    if len(saved) > 3:
+        sys.argv = saved[3]

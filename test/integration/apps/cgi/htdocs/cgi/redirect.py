@@ -1,0 +1,2 @@
+print("Location: /elsewhere")
+print()

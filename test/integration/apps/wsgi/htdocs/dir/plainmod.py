@@ -1,0 +1,6 @@
+"""Found by its plain name beside the PythonHandler's <Directory>."""
+
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"plainmod ", __name__.startswith("_mp_") and b"managed" or b"sys.path"]
