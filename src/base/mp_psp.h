@@ -3,21 +3,29 @@
  * it can be fuzzed on its own (test/fuzz/fuzz_psp.c); _apache.psp_parse /
  * psp_parsestring (objects/mp_pspfn.c) give it to Python as mod_python._psp.
  *
- * The language, and the source it becomes, as mod_python 3.5 made it:
+ * The language, and the source it becomes, as mod_python 3.5 made it (its
+ * output, byte for byte, checked against 3.5's parser by test_psp.py):
  *   text          req.write("""text""",0)   ('"' escaped; "\r\n" is "\n")
- *   <% code %>    the code as it is, between ';' (one line), or on lines of
- *                 its own: then the text after it is indented like the
- *                 code's last line (the last non-blank one when the block
- *                 ends on a new line), and one tab more when the code ends
- *                 with ':' -- so "<% for x in y: %>" opens a block that
- *                 the next block with less indentation closes
- *   <%= expr %>   req.write(str(expr),0)
+ *   <% code %>    the code as it is ("\r" and "\r\n" made "\n").  A code
+ *                 block on one line is set between ';'.  One that spans
+ *                 lines is followed by the indentation of its last line
+ *                 (of the line before, when the last is empty), so the
+ *                 text after it continues at that indentation, inside a
+ *                 loop say; a block of less indentation ends that.  When
+ *                 the code's last character (leaving out line breaks and
+ *                 the indentation of lines) is ':', a tab is added: that
+ *                 opens the block, "<%\nfor x in y:\n%>".
+ *   <%= expr %>   req.write(str(expr),0); a ':' ending it counts as the
+ *                 code's last character for the next code block
  *   <%-- ... --%> nothing
- *   <%@ include file="name" %>  the named file's text, in place (names
- *                 hold no space or '"'); any other <%@ ... %> is nothing
+ *   <%@ include file="name" %>  the named file's text, read in place
+ *                 (names hold no space or '"'); any other <%@ ... %> is
+ *                 nothing.  Unclosed tags run to the end of the template.
  * One deliberate difference: 3.5 left a backslash of the text as it was,
  * so "\n" in a page's text (in its JavaScript, say) became a newline; here
- * text is written exactly as it is (a backslash is escaped, as is NUL). */
+ * text is written exactly as it is (a backslash is escaped, as is NUL).
+ * Another: an included file ending inside a tag goes on in the file that
+ * included it (3.5 ended the whole translation there). */
 #ifndef MP_PSP_H
 #define MP_PSP_H
 

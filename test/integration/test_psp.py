@@ -239,6 +239,19 @@ def test_includes_relative_to_the_page_directory(srv):
     assert ok(srv.request("/psp/include.psp")) == "header(nested)\n\nbody T1\nfooter t1\n"
 
 
+def test_an_include_ending_inside_a_tag_goes_on_in_the_page(srv):
+    # parts/opens.inc is "X<%= 1 +": its expression ends in the page (3.5
+    # ended the translation there, and the page did not compile)
+    assert ok(srv.request("/psp/cont.psp")) == "aX3b\n"
+
+
+def test_absolute_include(srv):
+    # 3.5 put the page's directory in front of it (and crashed)
+    inc = os.path.join(srv.htdocs, "psp", "parts", "nested.inc")
+    put(srv, "psp/absinc.psp", '[<%%@ include file="%s" %%>]' % inc)
+    assert ok(srv.request("/psp/absinc.psp")) == "[nested]"
+
+
 def test_missing_include_is_an_error_naming_the_file(srv):
     r = srv.request("/psp/badinclude.psp")
     assert r.status == 500
