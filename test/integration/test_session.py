@@ -124,9 +124,13 @@ def test_pickled_values_come_back(srv):
 
 def test_unpicklable_value_fails_the_save(srv):
     for d in ("dbm", "file"):
-        _, cookie = new_session(srv, d)
+        st, cookie = new_session(srv, d, "incr")
         r = call(srv, d, "unpicklable", cookie)
         assert r.status == 500, (d, r)
+        # the lock went with the failed request: the session is usable
+        again = js(srv.request("/%s/page?action=incr" % d, headers={"Cookie": cookie},
+                               timeout=10))
+        assert again["id"] == st["id"] and again["data"] == {"n": 2}
     assert wait_for(lambda: srv.log().count("Can't pickle") >= 2), srv.log()[-3000:]
 
 
@@ -274,6 +278,21 @@ def test_cleanup_removes_expired_sessions(srv):
         assert name in log
     # (other tests' expired sessions go too)
     assert re.search(r"FileSession cleanup: deleted [1-9]\d* of \d+ in", log), log[-3000:]
+
+
+def test_file_session_fast_cleanup(srv):
+    # by mtime only (verify_session_timeout Off); the timeout option is
+    # both the sessions' and the cleanup's
+    old, _ = new_session(srv, "fastfile", "incr")
+    assert old["timeout"] == 1
+    f = srv.path("sess", "fast", "mp_sess", old["id"][:2], old["id"])
+    assert os.path.isfile(f)
+    time.sleep(2.1)
+    new = js(call(srv, "fastfile", "cleanup"))
+    g = srv.path("sess", "fast", "mp_sess", new["id"][:2], new["id"])
+    assert wait_for(lambda: not os.path.exists(f))
+    assert os.path.isfile(g)
+    assert wait_for(lambda: "FileSession cleanup: (fast=True, verify=False)" in srv.log())
 
 
 def test_a_cleanup_now_and_then(srv):

@@ -444,7 +444,14 @@ class DbmSession(BaseSession):
     def do_load(self):
         with self._db() as db:
             data = db.get(self._sid.encode())
-        return None if data is None else pickle.loads(data)
+        if data is None:
+            return None
+        try:
+            return pickle.loads(data)
+        except Exception:
+            _log(self._req, "Error while loading a session: %s" % traceback.format_exc(),
+                 apache.APLOG_ERR)
+            return None
 
     def do_save(self, record):
         data = pickle.dumps(record)   # an unpicklable value fails here
@@ -507,7 +514,7 @@ def _write_record(filename, data):
 
 
 class FileSession(BaseSession):
-    """Sessions one pickle file each, under <database_directory>/mp_sess
+    """Sessions in a pickle file each, under <database_directory>/mp_sess
     (default: the temporary directory)."""
 
     def __init__(self, req, sid=0, secret=None, timeout=0, lock=1,
