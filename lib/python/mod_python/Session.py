@@ -25,6 +25,7 @@ signature does not match is ignored too.  Stored records are 3.5's
 written by mod_python 3.5 on Python 3 are read.
 """
 import dbm
+import hashlib
 import os
 import pickle
 import random
@@ -49,6 +50,14 @@ tempdir = tempfile.gettempdir()
 # Exactly 32 lower-case hex digits (\Z: not even a trailing newline): a
 # session id becomes a file name in FileSession.
 validate_sid_re = re.compile(r"[0-9a-f]{32}\Z")
+
+
+def md5_hash(s):
+    """The MD5 hex digest of `s` (a str is taken as Latin-1): 3.5's
+    helper, kept for applications that call it; ids no longer use it."""
+    if isinstance(s, str):
+        s = s.encode("latin-1")
+    return hashlib.md5(s).hexdigest()
 
 
 def _new_sid(req=None):
