@@ -431,3 +431,14 @@ def test_broken_edit_is_500_then_fixed(srv):
     assert srv.request("/live/broken").status == 500
     write(srv, "broken.py", "def index(req):\n    return 'fixed'\n")
     ok(srv.request("/live/broken"), b"fixed")
+
+
+def test_autoreload_off_keeps_the_first_load(srv):
+    path = srv.path("htdocs", "frozen", "page.py")
+    with open(path, "w") as f:
+        f.write("def index(req):\n    return 'first'\n")
+    ok(srv.request("/frozen/page"), b"first")
+    with open(path + ".tmp", "w") as f:
+        f.write("def index(req):\n    return 'second'\n")
+    os.replace(path + ".tmp", path)
+    ok(srv.request("/frozen/page"), b"first")
