@@ -185,6 +185,16 @@ def test_keyword_catch_all_gets_every_field(srv):
 
 def test_function_without_req_argument(srv):
     ok(srv.request("/pub/hello.py/noreq?a=5"), b"noreq 5")
+    ok(srv.request("/pub/hello.py/noreq"), b"noreq 1")
+    ok(srv.request("/pub/hello.py/nothing_taken"), b"nothing taken")
+    ok(srv.request("/pub/hello.py/nothing_taken?a=1"), b"nothing taken")
+    assert js(srv.request("/pub/hello.py/kw")) == []
+
+
+def test_positional_only_req_is_not_bound(srv):
+    # apply_fs_data binds by keyword: a positional-only req is not given
+    assert srv.request("/pub/hello.py/posonly").status == 500
+    assert wait_for(lambda: "posonly() missing 1 required positional argument" in srv.log())
 
 
 def test_missing_required_argument_is_500(srv):
@@ -421,3 +431,14 @@ def test_broken_edit_is_500_then_fixed(srv):
     assert srv.request("/live/broken").status == 500
     write(srv, "broken.py", "def index(req):\n    return 'fixed'\n")
     ok(srv.request("/live/broken"), b"fixed")
+
+
+def test_autoreload_off_keeps_the_first_load(srv):
+    path = srv.path("htdocs", "frozen", "page.py")
+    with open(path, "w") as f:
+        f.write("def index(req):\n    return 'first'\n")
+    ok(srv.request("/frozen/page"), b"first")
+    with open(path + ".tmp", "w") as f:
+        f.write("def index(req):\n    return 'second'\n")
+    os.replace(path + ".tmp", path)
+    ok(srv.request("/frozen/page"), b"first")

@@ -103,38 +103,40 @@ def handler(req):
 
 def _strip_extension(req, name):
     """name without the extension that chose this handler, if it has one:
-    .py, an AddHandler extension of mod_python's, or req.extension."""
-    exts = ["py"] + req.get_addhandler_exts().split()
-    if req.extension:
-        exts.append(req.extension[1:])
-    for ext in exts:
-        if ext and name.endswith("." + ext):
+    .py, req.extension, or an AddHandler extension of mod_python's."""
+    if name.endswith(".py"):
+        return name[:-3]
+    ext = req.extension
+    if ext and name.endswith(ext):
+        return name[:-len(ext)]
+    for ext in req.get_addhandler_exts().split():
+        if name.endswith("." + ext):
             return name[:-len(ext) - 1]
     return name
 
 
-def _is_file(req, path):
-    # The URL named the file itself: httpd has stat()ed it already.
-    if path == req.filename and req.finfo.filetype == apache.APR_REG:
-        return True
-    return os.path.isfile(path)
-
-
 def _locate(req):
     """(the file to publish from, the dotted path of the object in it)."""
-    directory, name = os.path.split(req.filename)
-    name = _strip_extension(req, name or "index")
-    obj = req.path_info[1:] if req.path_info else ""
-    if obj.endswith("/"):
-        obj = obj[:-1]
+    filename = req.filename
+    directory, _, name = filename.rpartition("/")
+    if not name:
+        name = "index"              # a directory: httpd gave it a final /
+    elif "." in name:
+        name = _strip_extension(req, name)
+    obj = req.path_info or ""
+    obj = obj[1:-1] if obj.endswith("/") else obj[1:]
     path = directory + "/" + name + ".py"
-    if not _is_file(req, path):
+    # When the URL named the file itself, httpd has stat()ed it already.
+    if not (path == filename and req.finfo.filetype == apache.APR_REG) and \
+            not os.path.isfile(path):
         # no such file: the name is the first of an object in index.py
         obj = name + "/" + obj if obj else name
         path = directory + "/index.py"
         if not os.path.isfile(path):
             raise apache.SERVER_RETURN(apache.HTTP_NOT_FOUND)
-    return os.path.normpath(path), (obj or "index").replace("/", ".")
+    if "//" in path or "/." in path:
+        path = os.path.normpath(path)
+    return path, (obj or "index").replace("/", ".")
 
 
 class PageCache:
@@ -185,20 +187,7 @@ def process_auth(req, object, realm="unknown", user=None, passwd=None):
     for a function or method also the assignments in its body); return
     (realm, user, passwd) for the objects below it.  user and passwd are
     the Basic credentials once read."""
-    auth, access = _NONE, _NONE
-    realm = getattr(object, "__auth_realm__", realm)
-    func = object.__func__ if isinstance(object, types.MethodType) else object
-    if isinstance(func, types.FunctionType):
-        # 3.5 read a function's body only; an attribute set on it counts
-        # too here (it can only add a check, never remove one).
-        inner = _function_access(req, func)
-        auth = inner.get("__auth__", _NONE)
-        access = inner.get("__access__", _NONE)
-        realm = inner.get("__auth_realm__", realm)
-    if auth is _NONE:
-        auth = getattr(object, "__auth__", _NONE)
-    if access is _NONE:
-        access = getattr(object, "__access__", _NONE)
+    auth, access, realm = _access_of(req, object, realm)
     if auth is _NONE and access is _NONE:
         return realm, user, passwd
 
@@ -232,6 +221,33 @@ def process_auth(req, object, realm="unknown", user=None, passwd=None):
 _NONE = object()   # "not given" (None is a value __auth__ may have)
 
 
+def _access_of(req, obj, realm):
+    """(__auth__, __access__, realm) of obj, _NONE for what it has not.
+    Read from the __dict__ of modules and functions (what getattr() would
+    find, without the cost of a failed lookup on every request)."""
+    t = type(obj)
+    func = obj.__func__ if t is types.MethodType else obj
+    if type(func) is types.FunctionType:
+        # 3.5 read a function's body only; an attribute set on it counts
+        # too here (it can only add a check, never remove one).
+        d = func.__dict__
+        inner = _function_access(req, func)
+        if inner:
+            return (inner.get("__auth__", d.get("__auth__", _NONE)),
+                    inner.get("__access__", d.get("__access__", _NONE)),
+                    inner.get("__auth_realm__", d.get("__auth_realm__", realm)))
+        if not d:
+            return _NONE, _NONE, realm
+        return d.get("__auth__", _NONE), d.get("__access__", _NONE), \
+            d.get("__auth_realm__", realm)
+    if t is types.ModuleType and "__getattr__" not in obj.__dict__:
+        d = obj.__dict__
+        return d.get("__auth__", _NONE), d.get("__access__", _NONE), \
+            d.get("__auth_realm__", realm)
+    return (getattr(obj, "__auth__", _NONE), getattr(obj, "__access__", _NONE),
+            getattr(obj, "__auth_realm__", realm))
+
+
 def _basic_credentials(req):
     """(user, password) from an Authorization: Basic header; (None, None)
     for another scheme; 400 when it cannot be decoded.  Decoded here, not
@@ -256,6 +272,8 @@ def _challenge(req, realm):
 # ---------------------------------------------- access inside a function
 
 _ACCESS_NAMES = ("__auth__", "__access__", "__auth_realm__")
+_ACCESS_SET = frozenset(_ACCESS_NAMES)
+_EMPTY = {}
 _STORES = ("STORE_FAST", "STORE_NAME", "STORE_GLOBAL", "STORE_DEREF")
 
 
@@ -292,6 +310,10 @@ def _function_access(req, func):
     without running the code (a call, a closure, a branch) refuses the
     request (500): an unread __auth__ must not let everyone in."""
     code = func.__code__
+    if _ACCESS_SET.isdisjoint(code.co_varnames) and \
+            _ACCESS_SET.isdisjoint(code.co_names) and \
+            _ACCESS_SET.isdisjoint(code.co_cellvars):
+        return _EMPTY                        # the body cannot assign them
     recipe = _recipes.get(code)
     if recipe is None:
         recipe = _recipes[code] = _read_assignments(code)
@@ -499,9 +521,23 @@ def publish_object(req, obj):
             return _write(req, obj)
         if form is None:
             form = req.form = util.FieldStorage(req, keep_blank_values=1)
-        obj = util.apply_fs_data(obj, form, req=req)
+        obj = _call(obj, form, req)
     raise RuntimeError("mod_python.publisher: %d calls in a row returned a callable"
                        % MAX_CALLS)
+
+
+def _call(obj, form, req):
+    """util.apply_fs_data(obj, form, req=req), done here for its most
+    common case (a function, a form without fields) without inspecting
+    obj afresh: req is passed if the function names it (not positional-
+    only) or takes **kw."""
+    if form.list or type(obj) is not types.FunctionType:
+        return util.apply_fs_data(obj, form, req=req)
+    code = obj.__code__
+    if code.co_flags & 0x08 or "req" in code.co_varnames[
+            code.co_posonlyargcount:code.co_argcount + code.co_kwonlyargcount]:
+        return obj(req=req)
+    return obj()
 
 
 def _write(req, obj):
@@ -512,26 +548,27 @@ def _write(req, obj):
         data = bytes(obj)
         html = _re_html_bytes.search(data, max(0, len(data) - 100))
     else:
-        text = obj if isinstance(obj, str) else str(obj)
-        html = re_html.search(text, max(0, len(text) - 100))
-        data = _encode(req, text)
-    if not req._content_type_set:
+        data = obj if type(obj) is str else str(obj)
+        html = re_html.search(data, max(0, len(data) - 100))
+    if req._content_type_set:
+        if type(data) is str:
+            data = _encode(req, data)
+    else:
         req.content_type = "text/html" if html else "text/plain"
     # Written even for HEAD (httpd drops the body, after output filters and
     # Content-Length saw it), and not flushed, so that httpd can still add
-    # the Content-Length.
+    # the Content-Length.  A str is written by the text rule (UTF-8).
     req.write(data, 0)
     return True
 
 
 def _encode(req, text):
-    """text as bytes: in the charset the handler's Content-Type names, else
-    by the module's text rule (UTF-8)."""
-    if req._content_type_set:
-        m = re_charset.search(req.content_type)
-        if m:
-            try:
-                return text.encode(m.group(1).strip("\"'"))
-            except LookupError:
-                pass
-    return util._bytes(text)
+    """text as bytes in the charset the handler's Content-Type names; else
+    as it is (req.write() applies the text rule: UTF-8)."""
+    m = re_charset.search(req.content_type or "")
+    if m:
+        try:
+            return text.encode(m.group(1).strip("\"'"))
+        except LookupError:
+            pass
+    return text

@@ -31,6 +31,14 @@ def noreq(a="1"):
     return "noreq %s" % a
 
 
+def posonly(req, /):
+    return "never: req is positional-only, so not passed by name"
+
+
+def nothing_taken():
+    return "nothing taken"
+
+
 def form(req):
     return json.dumps({"form": sorted(req.form.keys()), "method": req.method,
                        "filename": req.filename, "path_info": req.path_info})
