@@ -270,7 +270,7 @@ def test_status_set_by_the_function_is_kept(srv):
 
 
 def test_none_writes_nothing_and_is_logged_with_debug(srv):
-    r = ok(srv.request("/pub/hello.py/nothing"), b"")
+    ok(srv.request("/pub/hello.py/nothing"), b"")
     assert wait_for(lambda: "mod_python.publisher: nothing to publish." in srv.log())
     n = srv.log().count("nothing to publish")
     ok(srv.request("/pub/hello.py/wrote"), b"written by hand")
