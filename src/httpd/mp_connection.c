@@ -106,11 +106,8 @@ static int call_handler(mp_interp *in, conn_rec *c, const mp_dir_config *conf,
     PyObject *obj = mp_handler_object(in, h, conn), *res = NULL;
     int rc = OK;
 
-    if (obj && conf->enable_pdb > 0 && ap_exists_config_define("ONE_PROCESS"))
-        res = PyObject_CallMethod(mp_pystate_of(in)->apache, "_call_under_pdb", "OO",
-                                  obj, conn);
-    else if (obj)
-        res = PyObject_CallOneArg(obj, conn);
+    if (obj)
+        res = mp_handler_call(in, conf, obj, conn);
     if (res)
         rc = conn_result(c, h, res);
     else

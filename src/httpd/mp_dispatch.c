@@ -212,11 +212,22 @@ PyObject *mp_handler_object(mp_interp *in, const mp_handler *h, PyObject *arg)
     mp_handler_names own;
     const mp_handler_names *n = h->id ? names_cached(in, h)
                                       : names_make(&own, h) == 0 ? &own : NULL;
-    PyObject *obj = n ? handler_object(in, n, arg, 0) : NULL;
+    PyObject *obj = n ? handler_object(in, n, arg, h->silent) : NULL;
 
     if (n == &own)
         names_clear(&own);
     return obj;
+}
+
+PyObject *mp_handler_call(mp_interp *in, const mp_dir_config *c, PyObject *obj,
+                          PyObject *arg)
+{
+    /* PythonEnablePdb On in a server started with -X (-DONE_PROCESS): the
+     * handler runs under pdb, on httpd's terminal. */
+    if (c->enable_pdb > 0 && ap_exists_config_define("ONE_PROCESS"))
+        return PyObject_CallMethod(mp_pystate_of(in)->apache, "_call_under_pdb", "OO",
+                                   obj, arg);
+    return PyObject_CallOneArg(obj, arg);
 }
 
 /* What a handler may give httpd: OK, DECLINED, DONE or an HTTP status.
@@ -305,13 +316,6 @@ static int handler_result(mp_interp *in, request_rec *r, const mp_handler *h,
     return rc;
 }
 
-/* PythonEnablePdb On in a server started with -X (-DONE_PROCESS): the
- * handler runs under pdb, on httpd's terminal.  New reference. */
-static PyObject *call_under_pdb(mp_interp *in, PyObject *obj, PyObject *arg)
-{
-    return PyObject_CallMethod(mp_pystate_of(in)->apache, "_call_under_pdb", "OO", obj, arg);
-}
-
 /* A silent handler (PythonHandlerModule) whose module lacks the phase's
  * object is skipped: the phase goes on as if it were not there. */
 #define SKIPPED INT_MIN
@@ -319,24 +323,17 @@ static PyObject *call_under_pdb(mp_interp *in, PyObject *obj, PyObject *arg)
 static int call_handler(mp_interp *in, request_rec *r, PyObject *req,
                         const mp_dir_config *c, mp_phase phase, const mp_handler *h)
 {
-    mp_handler_names own;
-    const mp_handler_names *n = h->id ? names_cached(in, h)
-                                      : names_make(&own, h) == 0 ? &own : NULL;
-    PyObject *obj = n ? handler_object(in, n, req, h->silent) : NULL, *res = NULL;
-    int rc = HTTP_INTERNAL_SERVER_ERROR;
+    PyObject *obj = mp_handler_object(in, h, req), *res = NULL;
+    int rc;
 
-    if (obj && c->enable_pdb > 0 && ap_exists_config_define("ONE_PROCESS"))
-        res = call_under_pdb(in, obj, req);
-    else if (obj)
-        res = PyObject_CallOneArg(obj, req);
-    if (n && !obj && !PyErr_Occurred())
+    if (obj)
+        res = mp_handler_call(in, c, obj, req);
+    if (!obj && !PyErr_Occurred())
         rc = SKIPPED;
-    else if (n)
+    else
         rc = handler_result(in, r, h, res);
     if (PyErr_Occurred())
         rc = mp_report_handler_error(r, c, phase, h);
-    if (n == &own)
-        names_clear(&own);
     Py_XDECREF(obj);
     Py_XDECREF(res);
     return rc;

@@ -136,12 +136,8 @@ static int call_once(mp_interp *in, mp_filter_state *fs, PyObject *req, const mp
     fs->progress = fs->fetched = 0;
     if (!(flt = mp_filter_new(st, fs, req)))
         return -1;
-    if ((obj = mp_handler_object(in, fs->h, flt))) {
-        if (c->enable_pdb > 0 && ap_exists_config_define("ONE_PROCESS"))
-            res = PyObject_CallMethod(st->apache, "_call_under_pdb", "OO", obj, flt);
-        else
-            res = PyObject_CallOneArg(obj, flt);
-    }
+    if ((obj = mp_handler_object(in, fs->h, flt)))
+        res = mp_handler_call(in, c, obj, flt);
     mp_filter_end(flt);
     ok = res || server_return(in, fs->f->r) == 0;
     Py_XDECREF(res);

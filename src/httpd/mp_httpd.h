@@ -18,8 +18,13 @@ const char *mp_interp_name(request_rec *r, const mp_dir_config *c,
 /* The object handler `h` names in `in` (entered): its module imported
  * through the importer, then the attributes followed, a class on the way
  * instantiated with `arg` (3.5: "mod::Class.method" is Class(arg).method).
- * New reference; NULL with an exception. */
+ * New reference; NULL with an exception, or without one when a silent
+ * handler's (PythonHandlerModule) module lacks the object. */
 PyObject *mp_handler_object(mp_interp *in, const mp_handler *h, PyObject *arg);
+/* obj(arg), or under pdb with PythonEnablePdb On and httpd -X: how every
+ * kind of handler is called.  New reference; NULL with an exception. */
+PyObject *mp_handler_call(mp_interp *in, const mp_dir_config *c, PyObject *obj,
+                          PyObject *arg);
 /* PythonInitHandler runs once per request: at post_read_request when the
  * server configures it, else at header_parser with the directory's
  * (mod_python's rule). */
