@@ -412,6 +412,33 @@ static void set_option(mp_dir_config *c, const char *key, const char *val)
     c->importer_path = apr_table_get(c->options, MP_OPT_IMPORTER_PATH);
 }
 
+/* The importer's options with a fixed form: a typo fails configtest
+ * rather than silently doing the default. */
+static const char *importer_option_check(cmd_parms *cmd, const char *key,
+                                         const char *val)
+{
+    apr_table_t *t;
+
+    if (!val || !*val || strncmp(key, "mod_python.importer.", 20) != 0)
+        return NULL;
+    if (!strcmp(key, MP_OPT_ON_RELOAD_ERROR) && strcmp(val, "keep") != 0 &&
+        strcmp(val, "raise") != 0)
+        return apr_psprintf(cmd->pool, "PythonOption %s: '%s' is not 'keep' or "
+                            "'raise'", key, val);
+    if (!strcmp(key, MP_OPT_BYTECODE_DIR) && *val != '/')
+        return apr_psprintf(cmd->pool, "PythonOption %s: '%s' is not an "
+                            "absolute path", key, val);
+    if (strcmp(key, MP_OPT_BYTECODE) != 0 && strcmp(key, "mod_python.importer.notify") != 0 &&
+        strcmp(key, "mod_python.importer.log") != 0)
+        return NULL;
+    t = apr_table_make(cmd->pool, 1);
+    apr_table_set(t, key, val);
+    if (mp_option_flag(t, key) < 0)
+        return apr_psprintf(cmd->pool, "PythonOption %s: '%s' is not On or Off",
+                            key, val);
+    return NULL;
+}
+
 static const char *option_cmd(cmd_parms *cmd, void *mconfig, const char *key,
                               const char *val)
 {
@@ -420,7 +447,8 @@ static const char *option_cmd(cmd_parms *cmd, void *mconfig, const char *key,
 
     if (!*key)
         return "PythonOption requires a non-empty key";
-    if ((err = mp_locks_check_option(cmd, key, val)))
+    if ((err = mp_locks_check_option(cmd, key, val)) ||
+        (err = importer_option_check(cmd, key, val)))
         return err;
     /* A missing value means "unset": get_options() drops empty values. */
     set_option(mconfig, key, val);

@@ -64,9 +64,35 @@ static void host_log(void *data, const char *msg)
                  MPLOG_IMPORTER, NULL, msg);
 }
 
+static int host_keep_last_good(void *data)
+{
+    const char *v = apr_table_get(conf_in_force()->options, MP_OPT_ON_RELOAD_ERROR);
+
+    return v && !strcmp(v, "keep");
+}
+
+static int host_bytecode(void *data)
+{
+    return mp_option_flag(conf_in_force()->options, MP_OPT_BYTECODE) != 0;
+}
+
+static const char *host_bytecode_dir(void *data)
+{
+    const char *v = apr_table_get(conf_in_force()->options, MP_OPT_BYTECODE_DIR);
+
+    return v && *v ? v : NULL;
+}
+
 static const mp_importer_host httpd_host = {
-    NULL, host_autoreload, host_logging, host_search_path, host_handler_dir,
-    host_request, host_log,
+    .autoreload = host_autoreload,
+    .logging = host_logging,
+    .search_path = host_search_path,
+    .handler_dir = host_handler_dir,
+    .request = host_request,
+    .log = host_log,
+    .keep_last_good = host_keep_last_good,
+    .bytecode = host_bytecode,
+    .bytecode_dir = host_bytecode_dir,
 };
 
 /* ------------------------------------------------------------ interpreters */

@@ -32,7 +32,7 @@ static int want_log(mp_importer *imp, int log)
     return log >= 0 ? log : imp->host->logging(imp->host->data);
 }
 
-static void imp_log(mp_importer *imp, int log, const char *what, PyObject *path)
+void mp_imp_log(mp_importer *imp, int log, const char *what, PyObject *path)
 {
     char buf[1024];
 
@@ -45,11 +45,11 @@ static void imp_log(mp_importer *imp, int log, const char *what, PyObject *path)
 
 /* Log the pending exception's traceback line by line, then clear it.  Hook
  * failures are always logged, whatever the log switch says. */
-static void imp_log_exception(mp_importer *imp, const char *what, PyObject *path)
+void mp_imp_log_exception(mp_importer *imp, const char *what, PyObject *path)
 {
     PyObject *lines = mp_traceback_lines();
 
-    imp_log(imp, 1, what, path);
+    mp_imp_log(imp, 1, what, path);
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lines); i++) {
         const char *s = PyUnicode_AsUTF8(PyList_GET_ITEM(lines, i));
         if (s)
@@ -71,7 +71,7 @@ static int stat_differs(const mp_entry *e, const struct stat *st)
            e->dev != st->st_dev;
 }
 
-static void stat_record(mp_entry *e, const struct stat *st)
+void mp_imp_stat_record(mp_entry *e, const struct stat *st)
 {
     e->mtime = st->st_mtim;
     e->ctime = st->st_ctim;
@@ -80,7 +80,7 @@ static void stat_record(mp_entry *e, const struct stat *st)
     e->dev = st->st_dev;
 }
 
-static double now(void)
+double mp_imp_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -95,7 +95,7 @@ static mp_entry *entry_new(mp_importer *imp, PyObject *path)
         return NULL;
     Py_INCREF(path);
     e->path = path;
-    e->module = e->loading = NULL;
+    e->module = e->loading = e->code = e->source = e->last_error = NULL;
     e->children = PyTuple_New(0);
     memset(&e->mtime, 0, sizeof(e->mtime));
     memset(&e->ctime, 0, sizeof(e->ctime));
@@ -216,24 +216,32 @@ static void warn_removed(mp_importer *imp, mp_entry *e)
 {
     if (!e->warned_removed) {
         e->warned_removed = 1;
-        imp_log(imp, 1, "Module file removed, keeping the cached module", e->path);
+        mp_imp_log(imp, 1, "Module file removed, keeping the cached module", e->path);
     }
 }
 
 /* Has e's own file changed since it was loaded?  With notification on
  * and its directory watched, an event naming it says so (exact, even for
  * a same-size rewrite within one clock tick) and no syscall is needed;
- * otherwise compare stat() with what was loaded.  A removed file is not a
- * change: the cached module keeps serving. */
+ * a file a writer still has open has not changed yet (and clears
+ * *watched, so that the next check looks again).  Otherwise compare
+ * stat() with what was loaded.  A removed file is not a change: the cached
+ * module keeps serving. */
 static int file_changed(mp_importer *imp, mp_entry *e, const struct stat *st,
-                        unsigned long epoch)
+                        unsigned long epoch, int *watched)
 {
     const char *path = PyUnicode_AsUTF8(e->path);
     struct stat own;
+    int writing;
 
     if (epoch && e->watched) {
-        if (mp_watch_changed(path) <= e->load_epoch)
+        if (mp_watch_changed(path, &writing) <= e->load_epoch)
             return 0;
+        if (writing) {
+            if (watched)
+                *watched = 0;
+            return 0;
+        }
         st = NULL;  /* an event: still, a removed file is not a change */
     }
     if (!st) {
@@ -263,10 +271,10 @@ static int entry_fresh(mp_importer *imp, mp_entry *e, const struct stat *st,
         return 0;
     if (depth > MP_MAX_DEPTH)
         return 1;
-    e->last_check = now();
+    e->last_check = mp_imp_now();
     if (!(epoch && e->watched))
         *watched = 0;
-    if (file_changed(imp, e, st, epoch))
+    if (file_changed(imp, e, st, epoch, watched))
         return 0;
     kids = e->children;
     Py_INCREF(kids);
@@ -297,114 +305,11 @@ unsigned long mp_imp_current_epoch(mp_importer *imp, mp_imp_request *rq)
     return e;
 }
 
-/* -------------------------------------------------------------- loading */
-
-static PyObject *read_source(const char *path, struct stat *st)
-{
-    PyObject *src = NULL;
-    ssize_t got = 0, r = 0;
-    int fd;
-
-    Py_BEGIN_ALLOW_THREADS
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    Py_END_ALLOW_THREADS
-    if (fd < 0 || fstat(fd, st) < 0) {
-        PyErr_SetFromErrnoWithFilename(PyExc_ImportError, path);
-        goto done;
-    }
-    if (!(src = PyBytes_FromStringAndSize(NULL, st->st_size)))
-        goto done;
-    Py_BEGIN_ALLOW_THREADS
-    while (got < st->st_size &&
-           (r = read(fd, PyBytes_AS_STRING(src) + got, st->st_size - got)) > 0)
-        got += r;
-    Py_END_ALLOW_THREADS
-    if (r < 0) {
-        PyErr_SetFromErrnoWithFilename(PyExc_ImportError, path);
-        Py_CLEAR(src);
-    } else if (got < st->st_size) {
-        _PyBytes_Resize(&src, got);  /* truncated while we read it */
-    }
-done:
-    if (fd >= 0)
-        close(fd);
-    return src;
-}
-
-/* A fresh module object for `e`: synthetic name, real __file__. */
-static PyObject *module_new(mp_importer *imp, mp_entry *e)
-{
-    const char *p = PyUnicode_AsUTF8(e->path);
-    uint64_t h = 1469598103934665603ULL;  /* FNV-1a 64 of the path */
-    char name[40];
-    PyObject *m, *d, *mp_path;
-
-    for (; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    snprintf(name, sizeof(name), "_mp_%016llx", (unsigned long long)h);
-    if (!(m = PyModule_New(name)))
-        return NULL;
-    d = PyModule_GetDict(m);
-    if (!(mp_path = PyList_New(0)) ||
-        PyDict_SetItem(d, imp->s_file, e->path) < 0 ||
-        PyDict_SetItem(d, imp->s_mp_info, (PyObject *)e) < 0 ||
-        PyDict_SetItem(d, imp->s_mp_path, mp_path) < 0 ||
-        PyDict_SetItemString(d, "__builtins__", imp->builtins) < 0) {
-        Py_XDECREF(mp_path);
-        Py_DECREF(m);
-        return NULL;
-    }
-    Py_DECREF(mp_path);
-    return m;
-}
-
-/* Call old.<hook>(args...) if the hook exists: 1 called, 0 absent, -1 it
- * raised (exception set). */
-static int call_hook(PyObject *old, const char *hook, PyObject *arg)
-{
-    PyObject *fn, *r;
-
-    if (!old || !(fn = PyObject_GetAttrString(old, hook))) {
-        PyErr_Clear();
-        return 0;
-    }
-    r = arg ? PyObject_CallOneArg(fn, arg) : PyObject_CallNoArgs(fn);
-    Py_DECREF(fn);
-    Py_XDECREF(r);
-    return r ? 1 : -1;
-}
-
-/* The module the new code runs in: fresh, after giving the old module's
- * __mp_clone__ the chance to carry state over.  If the hook raises, the old
- * module is purged and dropped and the new one starts empty. */
-static PyObject *prepare_module(mp_importer *imp, mp_entry *e, int log)
-{
-    PyObject *mod = module_new(imp, e), *old = e->module;
-    int rc;
-
-    if (!mod || !old)
-        return mod;
-    Py_INCREF(old);
-    rc = call_hook(old, "__mp_clone__", mod);
-    if (rc > 0)
-        imp_log(imp, log, "Cloned module", e->path);
-    if (rc < 0) {
-        imp_log_exception(imp, "__mp_clone__ failed, purging module", e->path);
-        if (call_hook(old, "__mp_purge__", NULL) < 0)
-            imp_log_exception(imp, "__mp_purge__ failed for module", e->path);
-        else
-            imp_log(imp, log, "Purged module", e->path);
-        Py_CLEAR(e->module);   /* purged: no longer a last good version */
-        Py_DECREF(mod);
-        mod = module_new(imp, e);
-    }
-    Py_DECREF(old);
-    return mod;
-}
+/* ------------------------------------------------------- module bodies */
 
 /* Run `code` as the body of `mod`, recording the modules it imports. */
-static PyObject *exec_body(mp_importer *imp, mp_entry *e, PyObject *mod,
-                           PyObject *code, PyObject **children)
+PyObject *mp_imp_exec_body(mp_importer *imp, mp_entry *e, PyObject *mod,
+                          PyObject *code, PyObject **children)
 {
     mp_frame frame = { imp, e, PyList_New(0), tl_frame };
     PyObject *d = PyModule_GetDict(mod), *r = NULL;
@@ -423,56 +328,6 @@ static PyObject *exec_body(mp_importer *imp, mp_entry *e, PyObject *mod,
     if (r && !*children)
         Py_CLEAR(r);
     return r;
-}
-
-/* Load (or reload) `e` from its file.  On failure the last good module, if
- * any, stays in place and the exception is set. */
-static int entry_load(mp_importer *imp, mp_entry *e, int log)
-{
-    const char *path = PyUnicode_AsUTF8(e->path);
-    PyObject *src = NULL, *code = NULL, *mod = NULL, *r = NULL, *kids = NULL;
-    struct stat st;
-    unsigned long epoch = 0;
-    int rc = -1, watched = imp->notify;
-
-    /* Watch first, then take the epoch, then read: a change after the read
-     * is an event after this epoch. */
-    if (watched)
-        mp_imp_watch_parent(path, &watched);
-    if (watched)
-        epoch = mp_watch_poll();
-    if (!(src = read_source(path, &st)))
-        goto done;
-    code = Py_CompileStringExFlags(PyBytes_AS_STRING(src), path,
-                                   Py_file_input, NULL, -1);
-    if (!code)
-        goto done;
-    imp_log(imp, log, e->load_count ? "Reimporting module" : "Importing module",
-            e->path);
-    if (!(mod = prepare_module(imp, e, log)))
-        goto done;
-    if (!(r = exec_body(imp, e, mod, code, &kids)))
-        goto done;
-    Py_XSETREF(e->module, mod);
-    mod = NULL;
-    Py_XSETREF(e->children, kids);
-    stat_record(e, &st);
-    e->load_epoch = epoch;
-    e->watched = epoch != 0;
-    e->generation = ++imp->generation;
-    e->load_count++;
-    e->failed = 0;
-    e->warned_removed = 0;
-    e->last_check = now();
-    rc = 0;
-done:
-    if (rc < 0)
-        e->failed = 1;
-    Py_XDECREF(src);
-    Py_XDECREF(code);
-    Py_XDECREF(mod);
-    Py_XDECREF(r);
-    return rc;
 }
 
 /* ------------------------------------------------------------ importing */
@@ -520,8 +375,8 @@ static int entry_refresh(mp_importer *imp, mp_entry *e, int check, int log,
     tl_frame = outer;
     Py_DECREF(kids);
     if (!stale)
-        stale = file_changed(imp, e, NULL, epoch);
-    return stale ? entry_load(imp, e, log) : 0;
+        stale = file_changed(imp, e, NULL, epoch, NULL);
+    return stale ? mp_imp_entry_load(imp, e, log) : 0;
 }
 
 /* A module we could not take the lock of: the partly initialised one that
@@ -530,7 +385,7 @@ static PyObject *partial_module(mp_importer *imp, mp_entry *e, int log)
 {
     PyObject *m = e->loading ? e->loading : e->module;
 
-    imp_log(imp, log, "Import cycle, using the partly initialised module", e->path);
+    mp_imp_log(imp, log, "Import cycle, using the partly initialised module", e->path);
     if (!m)
         PyErr_Format(PyExc_ImportError, "import cycle on '%U'", e->path);
     Py_XINCREF(m);

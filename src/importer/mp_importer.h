@@ -40,6 +40,12 @@ typedef struct mp_importer_host {
     mp_imp_request *(*request)(void *data);
     /* One line to the log at NOTICE. */
     void (*log)(void *data, const char *msg);
+    /* PythonOption mod_python.importer.on_reload_error keep: 1, else 0. */
+    int (*keep_last_good)(void *data);
+    /* PythonOption mod_python.importer.bytecode: 0 when Off, else 1. */
+    int (*bytecode)(void *data);
+    /* PythonOption mod_python.importer.bytecode_dir, or NULL. */
+    const char *(*bytecode_dir)(void *data);
 } mp_importer_host;
 
 /* A new importer (a Python object) for one interpreter.  `host` must outlive
@@ -51,5 +57,14 @@ PyObject *mp_importer_new(const mp_importer_host *host, const char *interp_name)
  * a new reference. */
 PyObject *mp_importer_import(PyObject *importer, PyObject *name,
                              int autoreload, int log, PyObject *path);
+
+/* Retired modules (replaced by a reload) are held in reference cycles
+ * (the module's dict and its functions) that only Python's cyclic GC
+ * frees; left to its schedule, memory grows by a version per reload.  When
+ * the last user of a retired module lets go of it, a collection is due:
+ * the host runs it where no response waits for it.  _due needs no GIL;
+ * _collect (GIL held) returns the number of collections run. */
+int mp_importer_collect_due(PyObject *importer);
+int mp_importer_collect(PyObject *importer);
 
 #endif

@@ -34,6 +34,12 @@ typedef struct mp_importer {
     PyObject *resolved;     /* {name: [resolution records]}, see mp_importer_find.c */
     PyTypeObject *entry_type; /* ModuleInfo, made with the importer */
     unsigned long resolved_epoch;
+    PyObject *retired;      /* {weakref to a replaced module} */
+    PyObject *on_retired;   /* their callback: sets collect_due */
+    int collect_due;        /* a retired module was let go: collect */
+    int optimize;           /* sys.flags.optimize, part of the code's key */
+    char *bc_dir;           /* the bytecode directory last prepared */
+    int bc_ok;              /* ...and whether it is usable */
     pthread_mutex_t mu;
     unsigned long generation;
     int frozen;
@@ -47,6 +53,9 @@ struct mp_entry {
     PyObject *module;       /* last good module, or NULL */
     PyObject *loading;      /* module whose body runs now, or NULL */
     PyObject *children;     /* tuple of child paths */
+    PyObject *code;         /* the last good version's code... */
+    PyObject *source;       /* ...and its source (bytes) */
+    PyObject *last_error;   /* one line (str) about the last failed load */
     struct timespec mtime, ctime;
     off_t size;
     ino_t ino;
@@ -89,6 +98,14 @@ static inline PyObject *mp_imp_dict_get(PyObject *d, PyObject *key)
 }
 
 /* mp_importer.c */
+void mp_imp_log(mp_importer *imp, int log, const char *what, PyObject *path);
+/* log the pending exception's traceback, then clear it */
+void mp_imp_log_exception(mp_importer *imp, const char *what, PyObject *path);
+void mp_imp_stat_record(mp_entry *e, const struct stat *st);
+double mp_imp_now(void);
+/* run `code` as mod's body, its imports recorded as e's *children */
+PyObject *mp_imp_exec_body(mp_importer *imp, mp_entry *e, PyObject *mod,
+                           PyObject *code, PyObject **children);
 int mp_imp_want_check(mp_importer *imp, int autoreload);
 unsigned long mp_imp_current_epoch(mp_importer *imp, mp_imp_request *rq);
 /* `check`: 1 to check freshness (with `epoch` from mp_imp_current_epoch) */
@@ -100,6 +117,9 @@ PyObject *mp_imp_import_file(mp_importer *imp, PyObject *name, int autoreload,
                              int log, PyObject *path, PyObject *globals);
 PyObject *mp_imp_do_import(mp_importer *imp, PyObject *name, int autoreload,
                            int log, PyObject *path, PyObject *globals);
+
+/* mp_importer_load.c: (re)load e from its file, entry lock held */
+int mp_imp_entry_load(mp_importer *imp, mp_entry *e, int log);
 
 /* mp_importer_find.c */
 void mp_imp_watch_parent(const char *path, int *ok);

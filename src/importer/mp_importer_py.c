@@ -2,7 +2,9 @@
  * the __import__ hook of managed modules, freeze(), modules(), tree()),
  * the ModuleInfo type (__mp_info__), and creating an importer. */
 #include "importer/mp_importer_int.h"
+#include "importer/mp_watch.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* --------------------------------------------------- Python-level methods */
@@ -82,12 +84,13 @@ static PyObject *imp_freeze(mp_importer *imp, PyObject *unused)
 
 static PyObject *entry_info(mp_entry *e)
 {
-    return Py_BuildValue("{s:O,s:k,s:k,s:k,s:O,s:d,s:O,s:O}",
+    return Py_BuildValue("{s:O,s:k,s:k,s:k,s:O,s:d,s:O,s:O,s:O}",
                          "file", e->path, "generation", e->generation,
                          "load_count", e->load_count, "hits", e->hits,
                          "children", e->children, "last_check", e->last_check,
                          "failed", e->failed ? Py_True : Py_False,
-                         "module", e->module ? e->module : Py_None);
+                         "module", e->module ? e->module : Py_None,
+                         "last_error", e->last_error ? e->last_error : Py_None);
 }
 
 static PyObject *imp_modules(mp_importer *imp, PyObject *unused)
@@ -202,7 +205,15 @@ static int imp_set_notify(mp_importer *imp, PyObject *v, void *unused)
     return 0;
 }
 
+/* What tells this importer that files changed. */
+static PyObject *imp_get_watcher(mp_importer *imp, void *unused)
+{
+    return PyUnicode_FromString(imp->notify && mp_watch_poll() ? "inotify" : "stat");
+}
+
 static PyGetSetDef imp_getset[] = {
+    {"watcher", (getter)imp_get_watcher, NULL,
+     "'inotify' or 'stat': how changed files are noticed", NULL},
     {"frozen", (getter)imp_get_frozen, NULL, "freeze() was called", NULL},
     {"notify", (getter)imp_get_notify, (setter)imp_set_notify,
      "use file-change notification (inotify) rather than stat()", NULL},
@@ -218,6 +229,8 @@ static int imp_traverse(mp_importer *imp, visitproc visit, void *arg)
     Py_VISIT(imp->resolved);
     Py_VISIT(imp->builtins);
     Py_VISIT(imp->orig_import);
+    Py_VISIT(imp->retired);
+    Py_VISIT(imp->on_retired);
     return 0;
 }
 
@@ -227,6 +240,8 @@ static int imp_clear(mp_importer *imp)
     Py_CLEAR(imp->resolved);
     Py_CLEAR(imp->builtins);
     Py_CLEAR(imp->orig_import);
+    Py_CLEAR(imp->retired);
+    Py_CLEAR(imp->on_retired);
     return 0;
 }
 
@@ -242,6 +257,7 @@ static void imp_dealloc(mp_importer *imp)
     Py_XDECREF(imp->s_file);
     pthread_mutex_destroy(&imp->mu);
     PyMem_Free(imp->interp_name);
+    free(imp->bc_dir);
     PyObject_GC_Del(imp);
     Py_DECREF(type);
 }
@@ -274,6 +290,7 @@ static int entry_traverse(mp_entry *e, visitproc visit, void *arg)
     Py_VISIT(e->module);
     Py_VISIT(e->loading);
     Py_VISIT(e->children);
+    Py_VISIT(e->code);
     return 0;
 }
 
@@ -282,6 +299,9 @@ static int entry_clear(mp_entry *e)
     Py_CLEAR(e->module);
     Py_CLEAR(e->loading);
     Py_CLEAR(e->children);
+    Py_CLEAR(e->code);
+    Py_CLEAR(e->source);
+    Py_CLEAR(e->last_error);
     return 0;
 }
 
@@ -355,6 +375,32 @@ static PyType_Spec entry_spec = {
     .slots = entry_slots,
 };
 
+/* The callback of the weak references to retired modules: one was let go. */
+static PyObject *on_retired(mp_importer *imp, PyObject *wr)
+{
+    imp->collect_due = 1;
+    if (imp->retired && PySet_Discard(imp->retired, wr) < 0)
+        PyErr_Clear();
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef on_retired_def = {
+    "_retired", (PyCFunction)on_retired, METH_O, "a retired module was let go"
+};
+
+/* sys.flags.optimize: compiled code depends on it. */
+static int optimize_level(void)
+{
+    PyObject *flags = PySys_GetObject("flags"), *v;
+    long level;
+
+    if (!flags || !(v = PyObject_GetAttrString(flags, "optimize")))
+        return -1;
+    level = PyLong_AsLong(v);
+    Py_DECREF(v);
+    return level < 0 ? -1 : (int)level;
+}
+
 /* The builtins managed modules see: a copy whose __import__ is our hook. */
 static int make_builtins(mp_importer *imp)
 {
@@ -392,6 +438,11 @@ PyObject *mp_importer_new(const mp_importer_host *host, const char *interp_name)
     imp->frozen = 0;
     imp->notify = 1;
     imp->stats = 0;
+    imp->retired = imp->on_retired = NULL;
+    imp->collect_due = 0;
+    imp->optimize = 0;
+    imp->bc_dir = NULL;
+    imp->bc_ok = 0;
     pthread_mutex_init(&imp->mu, NULL);
     imp->interp_name = PyMem_Malloc(strlen(interp_name) + 1);
     imp->s_mp_info = PyUnicode_InternFromString("__mp_info__");
@@ -401,7 +452,9 @@ PyObject *mp_importer_new(const mp_importer_host *host, const char *interp_name)
     if (!imp->interp_name || !imp->s_mp_info || !imp->s_mp_path ||
         !imp->s_file || !(imp->cache = PyDict_New()) ||
         !(imp->entry_type = (PyTypeObject *)PyType_FromSpec(&entry_spec)) ||
-        !(imp->resolved = PyDict_New()) || make_builtins(imp) < 0) {
+        !(imp->resolved = PyDict_New()) || !(imp->retired = PySet_New(NULL)) ||
+        !(imp->on_retired = PyCFunction_New(&on_retired_def, (PyObject *)imp)) ||
+        (imp->optimize = optimize_level()) < 0 || make_builtins(imp) < 0) {
         if (!PyErr_Occurred())
             PyErr_NoMemory();
         Py_DECREF(imp);

@@ -8,17 +8,28 @@
  * bumped by every poll that found events) in a small hash map; the
  * importer compares it with the epoch a module was loaded at.
  *
+ * A file written in place (open, write in pieces, close) must not be
+ * loaded half-written: IN_MODIFY and IN_CREATE mark the path as being
+ * written, IN_CLOSE_WRITE and IN_MOVED_TO (a rename into place) as complete.
+ * inotify cannot say whether a writer still has the file open, so a mark
+ * with no event for WRITE_TIMEOUT seconds counts as complete (a hard link
+ * made with link() creates a file without any close).
+ *
  * Anything we cannot follow exactly (no inotify, no watch left, a queue
  * overflow, a watched directory removed or moved) turns the watcher off
  * for good in this process, and the importer falls back to stat(). */
 #include "importer/mp_watch.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <time.h>
 #include <unistd.h>
+
+#define WRITE_TIMEOUT 10.0
 
 #define WATCH_MASK (IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_TO | \
                     IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF | \
@@ -32,6 +43,8 @@ typedef struct {
 typedef struct {
     char *path;              /* NULL = free slot */
     unsigned long epoch;
+    int writing;             /* modified or created since its last close */
+    double written;          /* CLOCK_MONOTONIC time of the last write event */
 } changed;
 
 static struct {
@@ -98,7 +111,15 @@ static int map_grow(void)
     return 0;
 }
 
-static void note_change(const char *dir, const char *name)
+static double monotonic(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void note_change(const char *dir, const char *name, uint32_t mask)
 {
     size_t n = strlen(name), dn = strlen(dir);
     changed *c;
@@ -125,6 +146,12 @@ static void note_change(const char *dir, const char *name)
         W.nmap++;
     }
     c->epoch = W.epoch;
+    if (mask & (IN_MODIFY | IN_CREATE)) {
+        c->writing = 1;
+        c->written = monotonic();
+    } else if (mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE)) {
+        c->writing = 0;
+    }
 }
 
 static const char *dir_of(int wd)
@@ -152,7 +179,7 @@ static int drain(void)
             if (ev->mask & (IN_Q_OVERFLOW | IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF) || !dir)
                 turn_off();
             else if (ev->len)
-                note_change(dir, ev->name);
+                note_change(dir, ev->name, ev->mask);
         }
     }
     if (W.state > 0 && len < 0 && errno != EAGAIN && errno != EINTR)
@@ -207,14 +234,18 @@ done:
     return rc;
 }
 
-unsigned long mp_watch_changed(const char *path)
+unsigned long mp_watch_changed(const char *path, int *writing)
 {
     unsigned long e = 0;
 
+    *writing = 0;
     pthread_mutex_lock(&W.mu);
     if (W.state > 0 && W.capmap) {
         changed *c = slot(path);
-        e = c->path ? c->epoch : 0;
+        if (c->path) {
+            e = c->epoch;
+            *writing = c->writing && monotonic() - c->written < WRITE_TIMEOUT;
+        }
     }
     pthread_mutex_unlock(&W.mu);
     return e;

@@ -11,8 +11,10 @@ unsigned long mp_watch_poll(void);
  * cannot be watched (modules there must be checked with stat()). */
 int mp_watch_dir(const char *dir);
 
-/* The epoch of the last event naming `path`, 0 if none. */
-unsigned long mp_watch_changed(const char *path);
+/* The epoch of the last event naming `path`, 0 if none; *writing is set
+ * when a writer may still have the file open (modified or created, and not
+ * yet closed or renamed into place). */
+unsigned long mp_watch_changed(const char *path, int *writing);
 
 /* Forget everything and start again on next use (tests). */
 void mp_watch_reset(void);

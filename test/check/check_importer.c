@@ -21,7 +21,7 @@
 /* ------------------------------------------------------------ test host */
 
 static struct {
-    int autoreload, logging;
+    int autoreload, logging, keep_last_good, bytecode;
     PyObject *search_path;   /* list or NULL */
     mp_imp_request rq;
     int in_request;
@@ -53,8 +53,20 @@ static void h_log(void *d, const char *msg)
     PyErr_Clear();
 }
 
+static int h_keep_last_good(void *d) { return host_state.keep_last_good; }
+static int h_bytecode(void *d) { return host_state.bytecode; }
+static const char *h_bytecode_dir(void *d) { return NULL; }
+
 static const mp_importer_host test_host = {
-    NULL, h_autoreload, h_logging, h_search_path, h_handler_dir, h_request, h_log,
+    .autoreload = h_autoreload,
+    .logging = h_logging,
+    .search_path = h_search_path,
+    .handler_dir = h_handler_dir,
+    .request = h_request,
+    .log = h_log,
+    .keep_last_good = h_keep_last_good,
+    .bytecode = h_bytecode,
+    .bytecode_dir = h_bytecode_dir,
 };
 
 /* ------------------------------------------------------------ mptest module */
@@ -70,6 +82,10 @@ static PyObject *t_set(PyObject *m, PyObject *args)
         host_state.autoreload = PyObject_IsTrue(v);
     else if (!strcmp(what, "logging"))
         host_state.logging = PyObject_IsTrue(v);
+    else if (!strcmp(what, "keep_last_good"))
+        host_state.keep_last_good = PyObject_IsTrue(v);
+    else if (!strcmp(what, "bytecode"))
+        host_state.bytecode = PyObject_IsTrue(v);
     else if (!strcmp(what, "search_path")) {
         Py_XSETREF(host_state.search_path, v == Py_None ? NULL : (Py_INCREF(v), v));
     } else if (!strcmp(what, "request_cache")) {
@@ -108,7 +124,16 @@ static PyObject *t_epoch(PyObject *m, PyObject *u)
     return PyLong_FromUnsignedLong(mp_watch_poll());
 }
 
+/* The host's side of retired modules: (due, collections run). */
+static PyObject *t_collect(PyObject *m, PyObject *imp)
+{
+    int due = mp_importer_collect_due(imp);
+
+    return Py_BuildValue("(ii)", due, mp_importer_collect(imp));
+}
+
 static PyMethodDef t_methods[] = {
+    {"collect", t_collect, METH_O, NULL},
     {"epoch", t_epoch, METH_NOARGS, NULL},
     {"set", t_set, METH_VARARGS, NULL},
     {"logs", t_logs, METH_NOARGS, NULL},
@@ -132,7 +157,7 @@ static void run_file(const char *name);
 
 static void setup(void)
 {
-    PyObject *mod, *tmp, *r;
+    PyObject *mod, *tmp;
 
     if (!Py_IsInitialized()) {
         PyImport_AppendInittab("mptest", t_init);
@@ -142,6 +167,8 @@ static void setup(void)
     }
     host_state.autoreload = 1;
     host_state.logging = 1;
+    host_state.keep_last_good = 0;
+    host_state.bytecode = 1;
     host_state.handler_dir[0] = '\0';
     Py_CLEAR(host_state.search_path);
     mp_imp_request_clear(&host_state.rq);
@@ -308,6 +335,18 @@ PYTEST(test_new_file_shadows_after_cached_resolution)
 
 PYTEST(test_import_module_arguments)
 
+PYTEST(test_names_are_the_users)
+
+PYTEST(test_retired_modules_freed)
+
+PYTEST(test_keep_last_good)
+
+PYTEST(test_half_written_not_loaded)
+
+PYTEST(test_clone_runs_before_body)
+
+PYTEST(test_code_reused_when_source_same)
+
 /* No reference leaks: every importer path, good and failing, run N times
  * must leave the object count where it was (give or take a constant), so
  * losing even one object per cycle fails.  gc.get_objects() counts
@@ -349,6 +388,12 @@ static Suite *importer_suite(void)
     tcase_add_test(tc, test_notify_exact);
     tcase_add_test(tc, test_new_file_shadows_after_cached_resolution);
     tcase_add_test(tc, test_import_module_arguments);
+    tcase_add_test(tc, test_names_are_the_users);
+    tcase_add_test(tc, test_retired_modules_freed);
+    tcase_add_test(tc, test_keep_last_good);
+    tcase_add_test(tc, test_half_written_not_loaded);
+    tcase_add_test(tc, test_clone_runs_before_body);
+    tcase_add_test(tc, test_code_reused_when_source_same);
     tcase_add_test(tc, test_no_reference_leaks);
     suite_add_tcase(s, tc);
     return s;
