@@ -425,6 +425,7 @@ run_phase(request_rec *r, const mp_dir_config *c, const apr_array_header_t *list
     if (!(in = mp_interp_enter(name, fallback, &ctx)))
         return HTTP_INTERNAL_SERVER_ERROR;
     rc = run_list(in, r, c, c ? c->handlers[phase] : NULL, phase, &ctx);
+    mp_host_collect_later(r, in);
     mp_interp_leave(in);
     if (phase == MP_AUTHEN && rc == OK && !r->user) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MPLOG_AUTHEN_NO_USER

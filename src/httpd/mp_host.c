@@ -109,6 +109,43 @@ static int interp_setup(mp_interp *in, server_rec *s)
 
 static const mp_interp_hooks interp_hooks = { interp_setup, mp_request_release };
 
+/* ------------------------------------------------------------ retirees */
+
+typedef struct {
+    const char *interp;
+    server_rec *s;
+} mp_collect;
+
+/* After the response: free the retired modules the importer was told
+ * were let go of.  Skipped (left due) in a thread that is inside an
+ * interpreter, e.g. a subrequest's pool going during a handler. */
+static apr_status_t collect_cleanup(void *data)
+{
+    mp_collect *c = data;
+    mp_context ctx = { NULL, c->s, NULL, NULL, NULL };
+    mp_interp *in;
+
+    if (mp_interp_current() || !(in = mp_interp_enter(c->interp, NULL, &ctx)))
+        return APR_SUCCESS;
+    mp_importer_collect(mp_pystate_of(in)->importer);
+    mp_interp_leave(in);
+    return APR_SUCCESS;
+}
+
+void mp_host_collect_later(request_rec *r, mp_interp *in)
+{
+    mp_collect *c;
+
+    if (!mp_importer_collect_due(mp_pystate_of(in)->importer))
+        return;
+    while (r->main)
+        r = r->main;
+    c = apr_palloc(r->pool, sizeof(*c));
+    c->interp = apr_pstrdup(r->pool, in->name);
+    c->s = r->server;
+    apr_pool_cleanup_register(r->pool, c, collect_cleanup, apr_pool_cleanup_null);
+}
+
 void mp_host_configure(server_rec *s)
 {
     mp_interp_configure(&interp_hooks, mp_interp_limit(s));

@@ -48,6 +48,10 @@ int mp_report_handler_error(request_rec *r, const mp_dir_config *c, mp_phase pha
  * interpreter with an importer hosted by httpd, release of request
  * objects) and PythonInterpLimit.  In the parent, at post_config. */
 void mp_host_configure(server_rec *s);
+/* Before leaving `in` at the end of a phase: if a module retired by a
+ * reload was let go of, collect it once r's response went out (see
+ * mp_importer_collect()). */
+void mp_host_collect_later(request_rec *r, mp_interp *in);
 
 /* mp_filter_dispatch.c: httpd's filter functions for Python filters, registered as
  * MOD_PYTHON and given to the configuration for PythonInputFilter and
