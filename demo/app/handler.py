@@ -8,11 +8,15 @@ import os
 import greeting                      # found beside this file: tracked, reloaded
 from mod_python import apache
 
-HITS = 0
+# __mp_clone__ (below) runs on the old module before this file's new
+# version executes: set the counter only on the first load, or this line
+# would reset what the clone carried over.
+if "HITS" not in globals():
+    HITS = 0
 
 
 def __mp_clone__(new):
-    # Called on the old module when this file is reloaded: keep the counter.
+    # Called on the old module when this file (or greeting.py) is reloaded.
     new.HITS = HITS
 
 

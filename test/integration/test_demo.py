@@ -2,6 +2,7 @@
 the publisher site (a form, an upload, a session login seen by a PSP page)
 and live reload of a published page."""
 import os
+import re
 import sys
 import tempfile
 
@@ -28,6 +29,35 @@ def demo():
 def test_hello_pages(demo):
     r = demo.request("/")
     assert r.status == 200, r.body
+
+
+def hits(r):
+    text = r.body.decode()
+    pid = re.search(r"process\s*: pid (\d+)", text).group(1)
+    return pid, int(re.search(r"hits here\s*: (\d+)", text).group(1))
+
+
+def test_hits_counter_survives_a_reload(demo):
+    """The counter __mp_clone__ carries over keeps counting when
+    greeting.py (and so handler.py) is reloaded."""
+    seen = {}
+    for _ in range(6):
+        pid, n = hits(demo.request("/"))
+        seen[pid] = max(n, seen.get(pid, 0))
+    path = demo.path("htdocs", "app", "greeting.py")
+    with open(path) as f:
+        src = f.read()
+    with open(path, "w") as f:
+        f.write(src + "\n# edited\n")
+    for _ in range(6):
+        r = demo.request("/")
+        pid, n = hits(r)
+        if pid in seen:
+            assert n > seen[pid], (pid, n, seen)
+            break
+    else:
+        pytest.skip("no request reached a process seen before the edit")
+    assert "Reimporting module '%s'" % path in demo.log()
 
 
 def test_publisher_form_upload_and_session_seen_by_psp(demo):
