@@ -8,9 +8,8 @@ from flask import Flask
 
 import views
 
-# The importer names the module _mp_<digest>, outside sys.modules, so Flask
-# cannot find this directory from __name__: root_path says where templates/
-# is.
+# The importer keeps the module out of sys.modules, so Flask cannot find
+# this directory from __name__: root_path says where templates/ is.
 app = Flask(__name__, root_path=os.path.dirname(os.path.abspath(__file__)))
 app.secret_key = b"mod_python integration tests only"
 app.register_blueprint(views.bp)

@@ -3,4 +3,4 @@
 
 def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
-    return [b"plainmod ", __name__.startswith("_mp_") and b"managed" or b"sys.path"]
+    return [b"plainmod ", "__mp_info__" in globals() and b"managed" or b"sys.path"]
