@@ -2,7 +2,7 @@
  * with "MPnnnnn: " (lines a handler writes with log_error() are its own).
  * This is the one list of them.  An id names one message for good: a
  * message that goes keeps its number retired, a new one takes the next.
- * Next free: 00016. */
+ * Next free: 00017. */
 #ifndef MP_LOGNO_H
 #define MP_LOGNO_H
 
@@ -47,6 +47,8 @@
 #define MPLOG_CONN_HANDLER_ERROR MPLOGNO(00030) /* it raised: traceback */
 #define MPLOG_CONN_RESULT       MPLOGNO(00031) /* it returned no OK/DECLINED/DONE */
 #define MPLOG_CONN_OBJECT       MPLOGNO(00032) /* connection object not made */
+/* httpd/mp_status.c: mod_status's page (00040-00049) */
+#define MPLOG_STATUS_ERROR      MPLOGNO(00040) /* an interpreter's modules left out */
 /* lib/python/mod_python/wsgi.py (written from Python):
  *   MP00070  PythonOption mod_python.wsgi.application is not set (500)
  *   MP00071  the application module has no such callable: declined

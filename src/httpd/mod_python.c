@@ -138,6 +138,7 @@ static void mp_register_hooks(apr_pool_t *p)
     ap_hook_handler(mp_handler_hook, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(mp_log, NULL, NULL, APR_HOOK_MIDDLE);
     mp_filter_register();
+    mp_status_register();
     /* Before HTTP's (REALLY_LAST), which serves what this declines. */
     ap_hook_process_connection(mp_process_connection, NULL, NULL, APR_HOOK_MIDDLE);
 #if AP_MODULE_MAGIC_AT_LEAST(20120211, 110)

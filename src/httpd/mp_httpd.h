@@ -1,7 +1,8 @@
 /* The httpd layer: the module record and its hooks (mod_python.c), the
  * running of handlers in each phase (mp_dispatch.c), the importer's host
- * (mp_host.c), the reporting of handler errors (mp_error.c) and connection
- * handlers (mp_connection.c).  The top layer: it may use every other one;
+ * (mp_host.c), the reporting of handler errors (mp_error.c), connection
+ * handlers (mp_connection.c) and the section of mod_status's page
+ * (mp_status.c).  The top layer: it may use every other one;
  * nothing uses it.  What its files share is declared here. */
 #ifndef MP_HTTPD_H
 #define MP_HTTPD_H
@@ -57,6 +58,10 @@ void mp_host_collect_later(request_rec *r, mp_interp *in);
  * MOD_PYTHON and given to the configuration for PythonInputFilter and
  * PythonOutputFilter.  From the module's register_hooks. */
 void mp_filter_register(void);
+/* mp_status.c: the imported modules of each interpreter on mod_status's
+ * /server-status page (HTML and ?auto), through its optional status hook:
+ * harmless where mod_status is not loaded.  From register_hooks. */
+void mp_status_register(void);
 /* mp_error.c: the PythonDebug page for traceback `lines` (a filter's). */
 const char *mp_error_page(request_rec *r, const char *prefix, PyObject *lines);
 

@@ -121,9 +121,14 @@ void mp_python_child_init(void)
 
 /* ------------------------------------------------------------ registry */
 
+mp_interp *mp_interp_first(void)
+{
+    return __atomic_load_n(&registry, __ATOMIC_ACQUIRE);
+}
+
 static mp_interp *registry_find(const char *name)
 {
-    mp_interp *in = __atomic_load_n(&registry, __ATOMIC_ACQUIRE);
+    mp_interp *in = mp_interp_first();
 
     while (in && strcmp(in->name, name) != 0)
         in = in->next;

@@ -87,6 +87,12 @@ void mp_interp_resume(mp_interp *interp);
 /* The interpreter this thread is inside, or NULL. */
 mp_interp *mp_interp_current(void);
 
+/* The interpreters of this process, newest first, for reading: the first,
+ * then each one's `next` (NULL at the end).  Interpreters are never
+ * removed, so the walk needs no lock; one created meanwhile may be missed.
+ * A broken one (`broken` set) must not be entered. */
+mp_interp *mp_interp_first(void);
+
 /* Release `o` (a reference owned by the caller, of interpreter `in`)
  * without holding the GIL: hooks.release does it at the next
  * mp_interp_enter(in). */
