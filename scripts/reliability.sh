@@ -6,7 +6,9 @@
 #   2. the integration suite against that ASan build of the module, loaded
 #      into httpd with the sanitizer runtimes preloaded: zero reports;
 #   3. load with modules rewritten under it for 30 s (64 connections,
-#      8 vhosts) and 20 graceful restarts under load, event and worker;
+#      8 vhosts, half of the writes in place and in pieces), with and
+#      without on_reload_error keep, and 20 graceful restarts under load,
+#      event and worker (all of test/integration/test_stress.py);
 #   4. figures for a 64 MB body read by readline() and read(), for a
 #      20000-frame traceback with PythonDebug On (bench/body.py), and for
 #      handlers returning SUSPENDED and other values httpd must not get

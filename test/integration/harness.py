@@ -39,16 +39,17 @@ MODULES_DIR = "/usr/lib/apache2/modules"
 RUN_USER = os.environ.get("MP_TEST_USER", "www-data")
 CLEAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
-def threaded(servers, threads):
-    """worker/event settings: `servers` children of `threads` threads."""
+def threaded(servers, threads, start=1):
+    """worker/event settings: `servers` children of `threads` threads,
+    `start` of them started with the server."""
     return """
-        StartServers 1
+        StartServers {start}
         ServerLimit {s}
         ThreadsPerChild {t}
         MaxRequestWorkers {m}
         MinSpareThreads 1
         MaxSpareThreads {m}
-    """.format(s=servers, t=threads, m=servers * threads)
+    """.format(s=servers, t=threads, m=servers * threads, start=start)
 
 
 ONE_PREFORK_CHILD = """
