@@ -10,10 +10,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* How long a first import waits for a writer to finish the file. */
 #define FIRST_LOAD_WAIT_MS 2000
+/* A file without history, written less than RECENT_S ago, is read once
+ * SETTLE_MS passed without an event for it. */
+#define RECENT_S 2
+#define SETTLE_MS 100
 
 /* ------------------------------------------------------------- sources */
 
@@ -66,6 +71,25 @@ static void sleep_ms(int ms)
     Py_END_ALLOW_THREADS
 }
 
+/* A first import in a directory watched only now knows no history: a file
+ * written in the last seconds may still be open.  Wait until an event says
+ * (then the rules of read_stable() apply) or SETTLE_MS pass without one. */
+static void settle(const char *path)
+{
+    struct stat st;
+    int writing;
+
+    if (mp_watch_changed(path, &writing) || stat(path, &st) != 0 ||
+        time(NULL) - st.st_mtime > RECENT_S)
+        return;
+    for (int ms = 0; ms < SETTLE_MS; ms += 10) {
+        sleep_ms(10);
+        mp_watch_poll();
+        if (mp_watch_changed(path, &writing))
+            return;
+    }
+}
+
 /* Read e's file into *src (its stat in *st, the watch epoch polled before
  * reading in *epoch).  With notification on, a file a writer may still
  * have open is not used: *src is left NULL when e has a last good version
@@ -82,6 +106,8 @@ static int read_stable(mp_importer *imp, mp_entry *e, PyObject **src,
      * is an event after this epoch. */
     if (watched)
         mp_imp_watch_parent(path, &watched);
+    if (watched && !e->code)
+        settle(path);
     for (;;) {
         *epoch = watched ? mp_watch_poll() : 0;
         if (!*epoch || !busy(path, 0, 0)) {
