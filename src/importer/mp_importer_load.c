@@ -5,10 +5,12 @@
  * when it fails, and the old versions it retires.  The cache entries, their
  * locks and the freshness rules are mp_importer.c's. */
 #include "importer/mp_importer_int.h"
+#include "importer/mp_bytecode.h"
 #include "importer/mp_watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -127,19 +129,58 @@ static int read_stable(mp_importer *imp, mp_entry *e, PyObject **src,
     return (*src = read_source(path, st)) ? 0 : -1;  /* waited long enough */
 }
 
-/* The code for source `src`: the last good version's when the source is
- * the same (a reload because a child changed), else compiled.  New
- * reference. */
+/* PythonOption mod_python.importer.bytecode_dir, checked (and created)
+ * once per value in this process, after httpd gave up root: NULL when
+ * unset or refused (said once in the log). */
+static const char *bytecode_dir(mp_importer *imp)
+{
+    const char *dir = imp->host->bytecode_dir(imp->host->data);
+    char err[512], msg[1024];
+
+    if (!dir)
+        return NULL;
+    if (!imp->bc_dir || strcmp(imp->bc_dir, dir) != 0) {
+        free(imp->bc_dir);
+        if (!(imp->bc_dir = strdup(dir)))
+            return NULL;
+        imp->bc_ok = mp_bc_prepare(dir, err, sizeof(err)) == 0;
+        if (!imp->bc_ok) {
+            snprintf(msg, sizeof(msg), "mod_python: PythonOption %s %s not used: %s",
+                     "mod_python.importer.bytecode_dir", dir, err);
+            imp->host->log(imp->host->data, msg);
+        }
+    }
+    return imp->bc_ok ? imp->bc_dir : NULL;
+}
+
+static int same_bytes(PyObject *a, PyObject *b)
+{
+    return PyBytes_GET_SIZE(a) == PyBytes_GET_SIZE(b) &&
+           !memcmp(PyBytes_AS_STRING(a), PyBytes_AS_STRING(b), PyBytes_GET_SIZE(a));
+}
+
+/* The code for source `src`, new reference: the last good version's when
+ * the source is the same (a reload because a child changed), else the
+ * on-disk cache's, else compiled (and stored there).  Keyed by the exact
+ * source, never by mtime: two saves within one clock tick share it. */
 static PyObject *get_code(mp_importer *imp, mp_entry *e, PyObject *src)
 {
-    if (e->code && e->source && imp->host->bytecode(imp->host->data) &&
-        PyBytes_GET_SIZE(e->source) == PyBytes_GET_SIZE(src) &&
-        !memcmp(PyBytes_AS_STRING(e->source), PyBytes_AS_STRING(src),
-                PyBytes_GET_SIZE(src)))
-        return Py_NewRef(e->code);
-    return Py_CompileStringExFlags(PyBytes_AS_STRING(src),
-                                   PyUnicode_AsUTF8(e->path), Py_file_input,
-                                   NULL, -1);
+    const char *path = PyUnicode_AsUTF8(e->path), *dir = NULL;
+    const char *s = PyBytes_AS_STRING(src);
+    size_t n = PyBytes_GET_SIZE(src);
+    PyObject *code;
+
+    if (imp->host->bytecode(imp->host->data)) {
+        if (e->code && e->source && same_bytes(e->source, src))
+            return Py_NewRef(e->code);
+        dir = bytecode_dir(imp);
+    }
+    if (dir && (code = mp_bc_load(dir, path, s, n, imp->optimize)))
+        return code;
+    code = Py_CompileStringExFlags(s, path, Py_file_input, NULL, -1);
+    if (code && dir)
+        mp_bc_store(dir, path, s, n, code, imp->optimize);  /* else: compiled each time */
+    return code;
 }
 
 /* ------------------------------------------------------------- modules */
