@@ -6,13 +6,16 @@ One child process per server (as in test_importer.py), event and prefork.
 """
 import html
 import os
+import pwd
 import re
+import shutil
+import tempfile
 import threading
 import time
 
 import pytest
 
-from harness import one_child
+from harness import RUN_USER, one_child
 
 
 @pytest.fixture(params=["event", "prefork"])
@@ -186,3 +189,70 @@ def test_importer_options_checked_by_configtest(httpd_factory, value):
     ok, out = h.configtest()
     assert not ok and "mod_python.importer.%s" % key in out and value in out, out
     assert re.search(r"line \d+", out), out
+
+
+BC = """from mod_python import apache
+V = {v}
+def handler(req):
+    req.write("v%d" % V)
+    return apache.OK
+"""
+
+
+def cache_parent():
+    """A directory the server's user may create the cache in."""
+    d = tempfile.mkdtemp(prefix="mp-bc-")
+    user = pwd.getpwnam(RUN_USER)
+    os.chown(d, user.pw_uid, user.pw_gid)
+    os.chmod(d, 0o755)
+    return d, user
+
+
+def test_bytecode_dir_shared_across_restarts(mk):
+    """PythonOption mod_python.importer.bytecode_dir: made 0700 by the
+    child, one file per module; a corrupt file is ignored and rewritten; a
+    same-size edit within one second is never served stale."""
+    parent, user = cache_parent()
+    bc = os.path.join(parent, "bc")
+    try:
+        h = mk({"handler.py": BC.format(v=1)},
+               opts="PythonOption mod_python.importer.bytecode_dir %s\n" % bc)
+        assert h.get("/app/x").text == "v1"
+        files = os.listdir(bc)
+        assert len(files) == 1 and files[0].endswith(".mpc"), files
+        st = os.stat(bc)
+        assert st.st_mode & 0o777 == 0o700 and st.st_uid == user.pw_uid
+        entry = os.path.join(bc, files[0])
+        assert os.stat(entry).st_mode & 0o777 == 0o600
+        with open(entry, "r+b") as f:   # corrupt it, keeping its owner
+            f.seek(60)
+            f.write(b"\xff" * 32)
+        h.graceful()
+        assert h.get("/app/x").text == "v1"
+        with open(entry, "rb") as f:
+            data = f.read()
+        assert data[:4] == b"MPBC" and b"\xff" * 32 not in data, "not rewritten"
+        path = os.path.join(h.app, "handler.py")
+        st = os.stat(path)
+        rewrite(path, BC.format(v=2))      # same size, same mtime
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        h.graceful()
+        assert h.get("/app/x").text == "v2"
+    finally:
+        shutil.rmtree(parent)
+
+
+def test_bytecode_dir_refused_when_others_can_write(mk):
+    parent, user = cache_parent()
+    bc = os.path.join(parent, "bc")
+    os.mkdir(bc)
+    os.chown(bc, user.pw_uid, user.pw_gid)
+    os.chmod(bc, 0o777)
+    try:
+        h = mk({"handler.py": BC.format(v=1)},
+               opts="PythonOption mod_python.importer.bytecode_dir %s\n" % bc)
+        assert h.get("/app/x").text == "v1"
+        assert os.listdir(bc) == []
+        assert "mod_python.importer.bytecode_dir %s not used" % bc in h.log()
+    finally:
+        shutil.rmtree(parent)
