@@ -21,6 +21,10 @@
  * SETTLE_MS passed without an event for it. */
 #define RECENT_S 2
 #define SETTLE_MS 100
+/* A change becomes visible a moment before its event is queued (O_TRUNC
+ * empties the file inside open(), which queues IN_MODIFY on its way out):
+ * a file changed less than FRESH_MS ago is polled again FRESH_MS after. */
+#define FRESH_MS 30
 
 /* ------------------------------------------------------------- sources */
 
@@ -73,6 +77,34 @@ static void sleep_ms(int ms)
     Py_END_ALLOW_THREADS
 }
 
+/* Milliseconds since st's last change (ctime), or a large number. */
+static long age_ms(const struct stat *st)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (now.tv_sec - st->st_ctim.tv_sec) * 1000L +
+           (now.tv_nsec - st->st_ctim.tv_nsec) / 1000000L;
+}
+
+/* Did a writer touch `path` since `since` (when it was read as `st`), as
+ * far as events, or its stat() now, say? */
+static int written_since(const char *path, unsigned long since,
+                         const struct stat *st)
+{
+    long age = age_ms(st);
+    struct stat now;
+
+    if (age >= 0 && age < FRESH_MS)
+        sleep_ms(FRESH_MS - (int)age);
+    mp_watch_poll();
+    if (busy(path, since, 1) || stat(path, &now) != 0)
+        return 1;
+    return now.st_size != st->st_size || now.st_ino != st->st_ino ||
+           now.st_ctim.tv_sec != st->st_ctim.tv_sec ||
+           now.st_ctim.tv_nsec != st->st_ctim.tv_nsec;
+}
+
 /* A first import in a directory watched only now knows no history: a file
  * written in the last seconds may still be open.  Wait until an event says
  * (then the rules of read_stable() apply) or SETTLE_MS pass without one. */
@@ -115,7 +147,7 @@ static int read_stable(mp_importer *imp, mp_entry *e, PyObject **src,
         if (!*epoch || !busy(path, 0, 0)) {
             if (!(*src = read_source(path, st)))
                 return -1;
-            if (!*epoch || (mp_watch_poll(), !busy(path, *epoch, 1)))
+            if (!*epoch || !written_since(path, *epoch, st))
                 return 0;
             Py_CLEAR(*src);
         }
