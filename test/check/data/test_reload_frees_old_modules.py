@@ -1,3 +1,6 @@
+# Thousands of reloads right after each write: with notification each read
+# would wait FRESH_MS for a possible writer; memory is what this measures.
+imp.notify = False
 def rss():
     with open('/proc/self/statm') as f: return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
 body = 'DATA = list(range(2000))\ndef f(): return DATA\nclass K: pass\n'
