@@ -63,7 +63,7 @@ PyObject *mp_importer_import(PyObject *importer, PyObject *name,
  * frees; left to its schedule, memory grows by a version per reload.  When
  * the last user of a retired module lets go of it, a collection is due:
  * the host runs it where no response waits for it.  _due needs no GIL;
- * _collect (GIL held) returns the number of collections run. */
+ * _collect (GIL held) returns the number of collections run (0 or 1). */
 int mp_importer_collect_due(PyObject *importer);
 int mp_importer_collect(PyObject *importer);
 

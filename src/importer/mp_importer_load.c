@@ -24,7 +24,7 @@
 /* A change becomes visible a moment before its event is queued (O_TRUNC
  * empties the file inside open(), which queues IN_MODIFY on its way out):
  * a file changed less than FRESH_MS ago is polled again FRESH_MS after. */
-#define FRESH_MS 30
+#define FRESH_MS 100
 
 /* ------------------------------------------------------------- sources */
 
@@ -441,15 +441,14 @@ int mp_importer_collect_due(PyObject *importer)
 int mp_importer_collect(PyObject *importer)
 {
     mp_importer *imp = (mp_importer *)importer;
-    int n = 0;
 
-    /* A retired module's old children are let go only when its dict is
-     * freed, by the collection: collect again (a few times at most). */
-    while (imp->collect_due && n < 8) {
-        imp->collect_due = 0;
-        if (gc_collect() < 0)
-            PyErr_Clear();
-        n++;
-    }
-    return n;
+    if (!imp->collect_due)
+        return 0;
+    if (gc_collect() < 0)
+        PyErr_Clear();
+    /* Versions let go of during the collection (a retired module's old
+     * children, held by its dict) were unreachable with it: freed by this
+     * same pass, nothing left to collect for them. */
+    imp->collect_due = 0;
+    return 1;
 }
