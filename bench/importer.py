@@ -44,7 +44,7 @@ is checked to come from the version just written.
 Options the build does not know are ignored (PythonOption), so the script
 runs the same before and after the importer's bytecode cache.
 
-Usage: /usr/bin/python3 bench/importer.py [--what reload,cold,rss]
+Usage: /usr/bin/python3 bench/importer.py [--what inproc,reload,cold,rss]
        [--rounds N] [--reloads N] [--restarts N]
 """
 import argparse
@@ -690,9 +690,73 @@ def report_memory(args, out):
     return lines
 
 
+# The importer alone, without httpd, the request or the collection after
+# it: a thread the handler starts (outside the request, where a path is
+# one module for the whole request) edits child.py itself, then times
+# import_module() of app.py (the 200-line module importing it), minus the
+# edits alone.  Thread CPU time: nothing else is counted.
+INPROC = """from mod_python import apache
+import os, threading, time
+def reloads(n, out):
+    here = os.path.dirname(__file__)
+    app, child = os.path.join(here, "app.py"), os.path.join(here, "child.py")
+    def edit(i):
+        with open(child, "w") as f:
+            f.write("C = %d\\n" % i)
+        os.utime(child, (i, i))
+    m = apache.import_module(app, autoreload=True)
+    t = time.thread_time()
+    for i in range(n):
+        edit(i + 1000)
+    edits = time.thread_time() - t
+    t = time.thread_time()
+    for i in range(n):
+        edit(i + 5000)
+        m2 = apache.import_module(app, autoreload=True)
+        assert m2 is not m and m2.child.C == i + 5000, "no reload"
+        m = m2
+    out.append((time.thread_time() - t - edits) / n * 1e6)
+def handler(req):
+    out = []
+    t = threading.Thread(target=reloads, args=(int(req.args or 200), out))
+    t.start()
+    t.join()
+    req.write("%.1f" % out[0])
+    return apache.OK
+"""
+
+
+def inproc(args):
+    """{label: [µs per import_module() that reloads app.py]}."""
+    out = {}
+    for name, label, opts in RELOAD_SERVERS:
+        h = server("inproc-" + name, {"handler.py": INPROC, "child.py": "C = 0\n",
+                                      "app.py": "import child\n" + source(BODY, 0)},
+                   "PythonAutoReload On\nPythonOption mod_python.importer.notify Off\n" + opts + APP)
+        chown_run_user(h.app)
+        for f in os.listdir(h.app):
+            chown_run_user(os.path.join(h.app, f))
+        try:
+            h.start()
+            out[label] = [float(h.get("/app/x?200").text) for _ in range(args.rounds)]
+        finally:
+            h.cleanup()
+    return out
+
+
+def report_inproc(args, out):
+    lines = ["Reload cost inside one request (the importer alone): import_module() of the "
+             "200-line app.py right after its child changed, %d rounds of 200, the edits "
+             "subtracted; stat() checks (notify Off), so no event wait." % args.rounds, "",
+             "| server | µs per reload: median (min-max) |", "| --- | ---: |"]
+    for label, v in out.items():
+        lines.append("| %s | %s |" % (label, med(v)))
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--what", default="reload,cold,rss")
+    ap.add_argument("--what", default="inproc,reload,cold,rss")
     ap.add_argument("--rounds", type=int, default=5, help="reload rounds")
     ap.add_argument("--reloads", type=int, default=100, help="reloads per round")
     ap.add_argument("--restarts", type=int, default=7, help="graceful restarts per server")
@@ -704,6 +768,8 @@ def main():
     lines = ["## Importer: reloads, cold imports, memory (bench/importer.py)", "",
              "%s; %s; httpd %s, prefork MPM, one child; Python %s; src/ as of commit %s." % (
                  env["date"], env["machine"], env["httpd"], env["python"], revision()), ""]
+    if "inproc" in what:
+        lines += report_inproc(args, inproc(args)) + [""]
     if "reload" in what:
         out, base = reloads(args)
         lines += report_reloads(args, out, base, mp35_reloads()) + [""]
