@@ -57,7 +57,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "test", "integration"))
-from harness import MODULE, ONE_PREFORK_CHILD, RUN_USER, Httpd, wait_for  # noqa: E402
+from harness import (MODULE, ONE_PREFORK_CHILD, RUN_USER, Httpd, edit_visible,  # noqa: E402
+                     wait_for)
 from run import MP35_MODULE, environment  # noqa: E402
 
 BYTECODE_OFF = "PythonOption mod_python.importer.bytecode Off\n"
@@ -345,11 +346,7 @@ def server(name, files, conf, python_module=MODULE):
 
 def edit(h, rel, text):
     """Rewrite in place; mtime a second on (seen by stat() too)."""
-    p = os.path.join(h.app, rel)
-    old = os.stat(p).st_mtime_ns
-    with open(p, "w") as f:
-        f.write(text)
-    os.utime(p, ns=(old + 10**9, old + 10**9))
+    edit_visible(os.path.join(h.app, rel), text)
 
 
 class Client:

@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from harness import one_child, wait_for
+from harness import edit_visible, one_child, wait_for
 
 INFO = """
 import json, os, sys
@@ -54,11 +54,7 @@ def mk(request, httpd_factory):
 
 def edit(h, name, text):
     """Rewrite a file so that its change is visible (size and mtime)."""
-    path = name if name.startswith("/") else os.path.join(h.app, name)
-    old = os.stat(path).st_mtime_ns if os.path.exists(path) else 0
-    with open(path, "w") as f:
-        f.write(text)
-    os.utime(path, ns=(old + 10**9, old + 10**9))
+    edit_visible(name if name.startswith("/") else os.path.join(h.app, name), text)
 
 
 def js(h, path="/app/x", **kw):

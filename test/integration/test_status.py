@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from harness import one_child
+from harness import edit_visible, one_child
 
 HANDLER = """
 import os
@@ -98,11 +98,7 @@ def srv(request, httpd_factory):
 
 def edit(h, name, text):
     """Rewrite a file so that its change is visible (size and mtime)."""
-    path = os.path.join(h.app, name)
-    old = os.stat(path).st_mtime_ns
-    with open(path, "w") as f:
-        f.write(text)
-    os.utime(path, ns=(old + 10**9, old + 10**9))
+    edit_visible(os.path.join(h.app, name), text)
 
 
 def test_auto_lists_modules_and_their_reloads(srv):
