@@ -261,16 +261,17 @@ static void retire(mp_importer *imp, PyObject *old)
     Py_XDECREF(wr);
 }
 
-/* Call old.<hook>(args...) if the hook exists: 1 called, 0 absent, -1 it
- * raised (exception set). */
+/* Call old.<hook>(args...) if the module defines the hook: 1 called, 0
+ * absent, -1 it raised (exception set).  Looked up in the module's dict:
+ * a hook is a module-level name, and most modules have none, where a
+ * failing getattr would build an AttributeError at every reload. */
 static int call_hook(PyObject *old, const char *hook, PyObject *arg)
 {
     PyObject *fn, *r;
 
-    if (!old || !(fn = PyObject_GetAttrString(old, hook))) {
-        PyErr_Clear();
+    if (!old || !(fn = PyDict_GetItemString(PyModule_GetDict(old), hook)))
         return 0;
-    }
+    Py_INCREF(fn);  /* the call may rebind it */
     r = arg ? PyObject_CallOneArg(fn, arg) : PyObject_CallNoArgs(fn);
     Py_DECREF(fn);
     Py_XDECREF(r);
