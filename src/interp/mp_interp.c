@@ -107,6 +107,15 @@ void mp_interp_configure(const mp_interp_hooks *h, int limit)
     path_named_limit = limit;
 }
 
+/* Python wants fork() between PyOS_BeforeFork() and PyOS_AfterFork_Child():
+ * the first takes the import lock (and, from 3.13, the runtime's head lock,
+ * stopping the world on free-threaded builds) that the second releases in
+ * the child.  httpd's MPMs fork with no hook around it, so both run here, in
+ * the child, which has one thread: the locks are free, the first takes
+ * them, the second re-initialises and releases them.  3.12 and older only
+ * re-created the lock, so AfterFork alone was harmless there; from 3.13 it
+ * aborts ("unlocking a recursive mutex that is not owned by the current
+ * thread") in every child. */
 void mp_python_child_init(void)
 {
     /* The forking thread of the parent held no GIL; its thread state is
@@ -114,6 +123,7 @@ void mp_python_child_init(void)
     PyThreadState *ts = PyGILState_GetThisThreadState();
 
     PyEval_RestoreThread(ts);
+    PyOS_BeforeFork();
     PyOS_AfterFork_Child();
     tl_main_ts = ts;
     PyEval_SaveThread();
