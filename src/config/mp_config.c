@@ -7,6 +7,7 @@
 #include "base/mp_names.h"
 
 #include "apr_fnmatch.h"
+#include "http_core.h"
 #include "apr_lib.h"
 
 #include <errno.h>
@@ -114,6 +115,7 @@ void *mp_create_srv_config(apr_pool_t *p, server_rec *s)
 
     c->conf = mp_create_dir_config(p, NULL);
     c->imports = apr_array_make(p, 2, sizeof(mp_import));
+    c->handler_dirs = apr_array_make(p, 4, sizeof(const char *));
     c->optimize = -1;
     (void)s;
     return c;
@@ -125,6 +127,7 @@ void *mp_merge_srv_config(apr_pool_t *p, void *basev, void *addv)
 
     c->conf = mp_merge_dir_config(p, base->conf, add->conf);
     c->imports = add->imports;  /* each server runs its own, in order */
+    c->handler_dirs = add->handler_dirs;
     c->python_home = base->python_home;
     c->interp_limit = base->interp_limit;  /* main server only */
     c->optimize = base->optimize;          /* main server only */
@@ -261,6 +264,10 @@ const char *mp_handler_init(cmd_parms *cmd, mp_handler *h, const char *spec,
     h->location = handler_location(cmd);
     h->base_uri = handler_base_uri(cmd, h->location);
     h->id = ++last_handler_id;
+    /* the configuration's, not .htaccess's (read per request, in children) */
+    if (h->directory && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_RUN_MPM)
+        APR_ARRAY_PUSH(mp_srv_conf(cmd->server)->handler_dirs, const char *) =
+            h->directory;
     if (mp_parse_handler_spec(cmd->pool, spec, deflt, &h->module, &h->object) < 0)
         return apr_psprintf(cmd->pool, "invalid handler '%s' (expected "
                             "module[::object])", spec);

@@ -85,6 +85,8 @@ typedef struct {
 typedef struct {
     mp_dir_config *conf;         /* server-level values (get_config()) */
     apr_array_header_t *imports; /* mp_import: this server's PythonImport lines */
+    apr_array_header_t *handler_dirs; /* const char *: <Directory> of its
+                                         Python*Handler lines ("/d/") */
     const char *python_home;
     int interp_limit;            /* PythonInterpLimit; 0 = unset */
     int optimize;                /* PythonOptimize: -1 unset, 0 off, 1 on */

@@ -6,6 +6,7 @@
 #include "httpd/mp_httpd.h"
 
 #include "http_main.h"
+#include "importer/mp_watch.h"
 
 APLOG_USE_MODULE(python);
 
@@ -108,6 +109,34 @@ static int interp_setup(mp_interp *in, server_rec *s)
 }
 
 static const mp_interp_hooks interp_hooks = { interp_setup, mp_request_release };
+
+/* ------------------------------------------------------------ watching */
+
+/* At child start, before any import: watch the directories of the
+ * configured handlers, so that a first import there knows whether a
+ * writer has the file open (a directory watched only at its first import
+ * has no history of the writes before). */
+void mp_host_watch_handler_dirs(server_rec *s)
+{
+    for (; s; s = s->next) {
+        const apr_array_header_t *dirs = mp_srv_conf(s)->handler_dirs;
+
+        if (mp_option_flag(mp_srv_conf(s)->conf->options, "mod_python.importer.notify") == 0)
+            continue;
+        for (int i = 0; i < dirs->nelts; i++) {
+            const char *d = APR_ARRAY_IDX(dirs, i, const char *);
+            size_t n = strlen(d);
+            char buf[4096];
+
+            if (n < 2 || n >= sizeof(buf))
+                continue;
+            memcpy(buf, d, n + 1);
+            if (buf[n - 1] == '/')
+                buf[n - 1] = '\0';
+            mp_watch_dir(buf);  /* may fail: then first imports settle */
+        }
+    }
+}
 
 /* ------------------------------------------------------------ retirees */
 

@@ -256,3 +256,31 @@ def test_bytecode_dir_refused_when_others_can_write(mk):
         assert "mod_python.importer.bytecode_dir %s not used" % bc in h.log()
     finally:
         shutil.rmtree(parent)
+
+
+def test_first_import_waits_for_a_writer_in_a_handler_directory(mk):
+    """The configured handler directories are watched from child start, so
+    even the first import of a module sees that a writer has it open (a
+    pause of 0.6 s between two pieces), and waits for the whole file."""
+    h = mk({"handler.py": versioned(1)})
+    path = os.path.join(h.app, "handler.py")
+    text = versioned(2)
+    started = threading.Event()
+
+    def writer():
+        with open(path, "w") as f:
+            f.write(text[:len(text) // 2])
+            f.flush()
+            started.set()
+            time.sleep(0.6)
+            f.write(text[len(text) // 2:])
+
+    t = threading.Thread(target=writer)
+    t.start()
+    started.wait()
+    time.sleep(0.15)
+    try:
+        r = h.get("/app/x")
+    finally:
+        t.join()
+    assert (r.status, r.text) == (200, "2 2"), (r.status, r.text[:300], h.log()[-2000:])
