@@ -43,6 +43,8 @@ int mp_data_buffer(PyObject *o, Py_buffer *buf, const char *what);
 /* PythonOption key as a switch: 1 (On, 1, true, yes), 0 (Off, 0, false,
  * no), -1 (unset or anything else). */
 int mp_option_flag(const apr_table_t *options, const char *key);
+/* The same for a value: 1, 0, or -1 (NULL or anything else). */
+int mp_flag_value(const char *v);
 
 /* ------------------------------------------------------------ errors */
 

@@ -75,8 +75,11 @@ int mp_data_buffer(PyObject *o, Py_buffer *buf, const char *what)
 
 int mp_option_flag(const apr_table_t *options, const char *key)
 {
-    const char *v = apr_table_get(options, key);
+    return mp_flag_value(apr_table_get(options, key));
+}
 
+int mp_flag_value(const char *v)
+{
     if (!v)
         return -1;
     if (!strcasecmp(v, "on") || !strcmp(v, "1") || !strcasecmp(v, "true") ||

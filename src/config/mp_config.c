@@ -424,8 +424,6 @@ static void set_option(mp_dir_config *c, const char *key, const char *val)
 static const char *importer_option_check(cmd_parms *cmd, const char *key,
                                          const char *val)
 {
-    apr_table_t *t;
-
     if (!val || !*val || strncmp(key, "mod_python.importer.", 20) != 0)
         return NULL;
     if (!strcmp(key, MP_OPT_ON_RELOAD_ERROR) && strcmp(val, "keep") != 0 &&
@@ -435,12 +433,8 @@ static const char *importer_option_check(cmd_parms *cmd, const char *key,
     if (!strcmp(key, MP_OPT_BYTECODE_DIR) && *val != '/')
         return apr_psprintf(cmd->pool, "PythonOption %s: '%s' is not an "
                             "absolute path", key, val);
-    if (strcmp(key, MP_OPT_BYTECODE) != 0 && strcmp(key, "mod_python.importer.notify") != 0 &&
-        strcmp(key, "mod_python.importer.log") != 0)
-        return NULL;
-    t = apr_table_make(cmd->pool, 1);
-    apr_table_set(t, key, val);
-    if (mp_option_flag(t, key) < 0)
+    if ((!strcmp(key, MP_OPT_BYTECODE) || !strcmp(key, MP_OPT_NOTIFY) ||
+         !strcmp(key, MP_OPT_IMPORTER_LOG)) && mp_flag_value(val) < 0)
         return apr_psprintf(cmd->pool, "PythonOption %s: '%s' is not On or Off",
                             key, val);
     return NULL;

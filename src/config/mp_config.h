@@ -78,6 +78,8 @@ typedef struct {
 } mp_dir_config;
 
 #define MP_OPT_IMPORTER_PATH "mod_python.importer.path"
+#define MP_OPT_IMPORTER_LOG "mod_python.importer.log"
+#define MP_OPT_NOTIFY "mod_python.importer.notify"
 #define MP_OPT_ON_RELOAD_ERROR "mod_python.importer.on_reload_error"
 #define MP_OPT_BYTECODE "mod_python.importer.bytecode"
 #define MP_OPT_BYTECODE_DIR "mod_python.importer.bytecode_dir"

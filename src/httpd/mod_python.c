@@ -42,7 +42,7 @@ static void mp_child_init(apr_pool_t *p, server_rec *s)
     mp_python_child_init();
     mp_locks_child_init(p, s);
     mp_process_child_init(p);
-    mp_host_watch_handler_dirs(s);
+    mp_host_watch_handler_dirs(p, s);
     mp_run_imports(s);
 }
 

@@ -27,7 +27,7 @@ static int host_autoreload(void *data)
 static int host_logging(void *data)
 {
     const mp_dir_config *c = conf_in_force();
-    return c->debug > 0 || mp_option_flag(c->options, "mod_python.importer.log") == 1;
+    return c->debug > 0 || mp_option_flag(c->options, MP_OPT_IMPORTER_LOG) == 1;
 }
 
 /* PythonOption mod_python.importer.path: a Python list expression,
@@ -100,12 +100,14 @@ static const mp_importer_host httpd_host = {
 
 /* PythonOption mod_python.importer.notify Off (server level): check module
  * files with stat() only, e.g. on NFS where inotify misses remote changes. */
+static int notify_on(server_rec *s)
+{
+    return mp_option_flag(mp_srv_conf(s)->conf->options, MP_OPT_NOTIFY) != 0;
+}
+
 static int interp_setup(mp_interp *in, server_rec *s)
 {
-    int notify = mp_option_flag(mp_srv_conf(s)->conf->options,
-                                "mod_python.importer.notify") != 0;
-
-    return mp_pystate_setup(in, &httpd_host, notify, s);
+    return mp_pystate_setup(in, &httpd_host, notify_on(s), s);
 }
 
 static const mp_interp_hooks interp_hooks = { interp_setup, mp_request_release };
@@ -116,24 +118,18 @@ static const mp_interp_hooks interp_hooks = { interp_setup, mp_request_release }
  * configured handlers, so that a first import there knows whether a
  * writer has the file open (a directory watched only at its first import
  * has no history of the writes before). */
-void mp_host_watch_handler_dirs(server_rec *s)
+void mp_host_watch_handler_dirs(apr_pool_t *p, server_rec *s)
 {
     for (; s; s = s->next) {
         const apr_array_header_t *dirs = mp_srv_conf(s)->handler_dirs;
 
-        if (mp_option_flag(mp_srv_conf(s)->conf->options, "mod_python.importer.notify") == 0)
-            continue;
-        for (int i = 0; i < dirs->nelts; i++) {
-            const char *d = APR_ARRAY_IDX(dirs, i, const char *);
+        for (int i = 0; notify_on(s) && i < dirs->nelts; i++) {
+            const char *d = APR_ARRAY_IDX(dirs, i, const char *);  /* "/d/" */
             size_t n = strlen(d);
-            char buf[4096];
 
-            if (n < 2 || n >= sizeof(buf))
-                continue;
-            memcpy(buf, d, n + 1);
-            if (buf[n - 1] == '/')
-                buf[n - 1] = '\0';
-            mp_watch_dir(buf);  /* may fail: then first imports settle */
+            /* as the importer names it: no trailing '/', but "/" itself;
+             * may fail: first imports there settle instead */
+            mp_watch_dir(apr_pstrndup(p, d, n > 1 ? n - 1 : n));
         }
     }
 }

@@ -54,7 +54,7 @@ void mp_host_configure(server_rec *s);
  * mp_importer_collect()). */
 void mp_host_collect_later(request_rec *r, mp_interp *in);
 /* In a new child: watch the configured handlers' directories. */
-void mp_host_watch_handler_dirs(server_rec *s);
+void mp_host_watch_handler_dirs(apr_pool_t *p, server_rec *s);
 
 /* mp_filter_dispatch.c: httpd's filter functions for Python filters, registered as
  * MOD_PYTHON and given to the configuration for PythonInputFilter and

@@ -16,11 +16,8 @@
 #include "base/mp_traceback.h"
 #include "importer/mp_watch.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdint.h>
 #include <string.h>
-#include <unistd.h>
+#include <unistd.h>   /* getpid */
 
 static MP_THREAD_LOCAL mp_tinfo tl_info;
 static MP_THREAD_LOCAL mp_frame *tl_frame;
@@ -353,7 +350,7 @@ static int entry_refresh(mp_importer *imp, mp_entry *e, int check, int log,
 {
     PyObject *kids = e->children;
     mp_frame *outer = tl_frame;
-    int stale = !e->module || e->failed;
+    int stale = !e->module || e->failed, own_file = 0;
 
     if (e->module && !check)
         return 0;
@@ -375,8 +372,8 @@ static int entry_refresh(mp_importer *imp, mp_entry *e, int check, int log,
     tl_frame = outer;
     Py_DECREF(kids);
     if (!stale)
-        stale = file_changed(imp, e, NULL, epoch, NULL);
-    return stale ? mp_imp_entry_load(imp, e, log) : 0;
+        stale = own_file = file_changed(imp, e, NULL, epoch, NULL);
+    return stale ? mp_imp_entry_load(imp, e, log, own_file) : 0;
 }
 
 /* A module we could not take the lock of: the partly initialised one that

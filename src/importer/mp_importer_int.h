@@ -118,8 +118,10 @@ PyObject *mp_imp_import_file(mp_importer *imp, PyObject *name, int autoreload,
 PyObject *mp_imp_do_import(mp_importer *imp, PyObject *name, int autoreload,
                            int log, PyObject *path, PyObject *globals);
 
-/* mp_importer_load.c: (re)load e from its file, entry lock held */
-int mp_imp_entry_load(mp_importer *imp, mp_entry *e, int log);
+/* mp_importer_load.c: (re)load e from its file, entry lock held;
+ * `own_file`: the only reason is that e's own file changed (e is loaded,
+ * its last load worked, no child is newer) */
+int mp_imp_entry_load(mp_importer *imp, mp_entry *e, int log, int own_file);
 
 /* mp_importer_find.c */
 void mp_imp_watch_parent(const char *path, int *ok);

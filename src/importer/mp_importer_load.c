@@ -8,7 +8,6 @@
 #include "importer/mp_bytecode.h"
 #include "importer/mp_watch.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,18 +308,6 @@ static PyObject *prepare_module(mp_importer *imp, mp_entry *e, int log)
 
 /* ------------------------------------------------------------- loading */
 
-/* Has any child of `e` been reloaded after it (or gone)? */
-static int children_newer(mp_importer *imp, mp_entry *e)
-{
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(e->children); i++) {
-        mp_entry *c = (mp_entry *)mp_imp_dict_get(imp->cache,
-                                                 PyTuple_GET_ITEM(e->children, i));
-        if (!c || c->generation > e->generation)
-            return 1;
-    }
-    return 0;
-}
-
 /* The pending exception in one line, for introspection. */
 static void note_error(mp_entry *e)
 {
@@ -389,7 +376,7 @@ static void load_done(mp_importer *imp, mp_entry *e, PyObject *mod,
  * if only it changed, the current version stays; if a child changed, the
  * last good code runs again.  On failure the last good module, if any,
  * stays in place; 0, or -1 with the exception set. */
-int mp_imp_entry_load(mp_importer *imp, mp_entry *e, int log)
+int mp_imp_entry_load(mp_importer *imp, mp_entry *e, int log, int own_file)
 {
     PyObject *src = NULL, *code = NULL, *mod = NULL, *r = NULL, *kids = NULL;
     struct stat st;
@@ -398,7 +385,7 @@ int mp_imp_entry_load(mp_importer *imp, mp_entry *e, int log)
 
     if (read_stable(imp, e, &src, &st, &epoch) < 0)
         goto failed;
-    if (!src && e->module && !e->failed && !children_newer(imp, e))
+    if (!src && own_file)
         goto done;   /* wait for the writer: the next check sees its close */
     if (!(code = src ? get_code(imp, e, src) : Py_NewRef(e->code)))
         goto failed;
