@@ -5,6 +5,7 @@ close(), wsgi.file_wrapper: event and prefork (worker for threads)."""
 import http.client
 import json
 import os
+import pwd
 import re
 import socket
 import time
@@ -12,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from harness import Httpd, one_child, wait_for
+from harness import RUN_USER, Httpd, one_child, wait_for
 
 DATA = bytes(range(256)) * 1200   # 307200 bytes
 
@@ -344,4 +345,33 @@ def test_reload_on_reloads_a_package_on_sys_path(srv):
         assert "/wsgipkg/part.py changed; 3 modules removed" in line, line
     finally:
         write(part, 'VERSION = "p1"\n')
+    assert srv.request("/pkg").body == b"r1/p1"
+
+
+# An editor saving part.py after the reload read it, before the import
+# ended: the signature taken then is the new file's, not the version
+# loaded.  part.py rewrites itself while it is imported to make it so.
+SAVED_DURING_IMPORT = """import os
+VERSION = "p30"
+_tmp = __file__ + ".saving"
+with open(_tmp, "w") as _f:
+    _f.write('VERSION = "p31"\\n')
+os.chmod(_tmp, 0o644)
+os.replace(_tmp, __file__)
+"""
+
+
+def test_reload_on_a_file_saved_during_the_import_is_not_missed(srv):
+    part = srv.path("pylib", "wsgipkg", "part.py")
+    pkg = os.path.dirname(part)
+    user = pwd.getpwnam(RUN_USER)
+    os.chown(pkg, user.pw_uid, user.pw_gid)    # part.py saves itself
+    assert srv.request("/pkg").body == b"r1/p1"
+    write(part, SAVED_DURING_IMPORT)
+    try:
+        assert srv.request("/pkg").body == b"r1/p30"
+        assert srv.request("/pkg").body == b"r1/p31", "the save during the import was missed"
+    finally:
+        write(part, 'VERSION = "p1"\n')
+        os.chown(pkg, 0, 0)
     assert srv.request("/pkg").body == b"r1/p1"

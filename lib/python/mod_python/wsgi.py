@@ -53,6 +53,7 @@ import os
 import sys
 import sysconfig
 import threading
+import time
 import gc
 import importlib
 import importlib.machinery
@@ -354,11 +355,23 @@ def _in_stdlib(f):
     return f.startswith(_STDLIB) and not any(p in f.split(os.sep) for p in _PACKAGES)
 
 
-def _signature(f):
+# A signature that matches no file: the next check reloads.
+_UNSURE = ()
+# Kernel timestamps come from a clock that lags by up to a tick.
+_TICK_NS = 20 * 1000 * 1000
+
+
+def _signature(f, since=None):
+    """What tells that file `f` changed, or None if it is gone.  With
+    `since` (time.time_ns() before the import that read it): _UNSURE when
+    the file changed after that, since its signature now may not be the
+    version that was read."""
     try:
         st = os.stat(f)
     except OSError:
         return None
+    if since is not None and max(st.st_mtime_ns, st.st_ctime_ns) >= since - _TICK_NS:
+        return _UNSURE
     return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
 
 
@@ -419,10 +432,11 @@ class _Application:
 
     # -- which modules are the application's
 
-    def notice(self):
+    def notice(self, since):
         """Take the modules that appeared in sys.modules since the last
-        look as the application's.  Called with self.cond held, or while
-        loading (alone)."""
+        look as the application's; they were imported after `since`
+        (time.time_ns()).  Called with self.cond held, or while loading
+        (alone)."""
         now = list(sys.modules)
         new = set(now).difference(self.known)
         self.known = frozenset(now)
@@ -434,7 +448,7 @@ class _Application:
             self.owned.add(name)
             f = _module_file(m)
             if f and f.endswith(".py") and not f.startswith(_INSTALLED):
-                self.watched.setdefault(f, _signature(f))
+                self.watched.setdefault(f, _signature(f, since))
 
     def changed(self):
         """The first of its own files that changed since it was loaded, or
@@ -468,6 +482,7 @@ class _Application:
         """Remove the application's modules and import it again.  Runs
         alone (no request of the application is running).  After a
         failure the next request tries again."""
+        since = time.time_ns()
         dropped, kept = self.droppable()
         for name in dropped:
             sys.modules.pop(name, None)
@@ -493,7 +508,7 @@ class _Application:
             self.app = _find_callable(req, self.spec, module)
             self.loaded = True
         finally:
-            self.notice()
+            self.notice(since)
 
     def enter(self, req, check):
         """Count this request in, reloading first if a file changed; the
@@ -524,6 +539,7 @@ class _Application:
                     self.cond.notify_all()
             self.running += 1
             self.inside.depth = 1
+            self.inside.since = time.time_ns()
             return self.app
 
     def leave(self):
@@ -531,7 +547,8 @@ class _Application:
         with self.cond:
             self.running -= 1
             if len(sys.modules) != self.known_len:
-                self.notice()   # imported while serving (Django's views)
+                # imported while serving (Django's views)
+                self.notice(getattr(self.inside, "since", None))
             if self.reloading and not self.running:
                 self.cond.notify_all()
 
