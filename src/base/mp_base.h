@@ -24,6 +24,14 @@
 
 #define MP_VERSION "4.0.0-dev"
 
+/* PythonInterpreterGIL: how a new sub-interpreter gets its GIL (the
+ * configuration's word, the interpreter layer's to act on). */
+typedef enum {
+    MP_GIL_SHARED,  /* the main interpreter's, as Py_NewInterpreter() */
+    MP_GIL_OWN,     /* its own (Python 3.12+, PEP 684): runs in parallel */
+    MP_GIL_AUTO     /* its own, or shared where an extension refuses it */
+} mp_gil_mode;
+
 /* ------------------------------------------------------------ text */
 
 /* Text between httpd and Python, one rule both ways: bytes from httpd are

@@ -17,6 +17,8 @@
 #define MPLOG_INTERP_LIMIT      MPLOGNO(00006) /* PythonInterpLimit reached */
 #define MPLOG_INTERP_NESTED     MPLOGNO(00007) /* entered from inside another */
 #define MPLOG_INTERP_BROKEN     MPLOGNO(00008) /* a request for a broken one */
+#define MPLOG_INTERP_SHARED_GIL MPLOGNO(00017) /* auto: an extension refused
+                                                   its own GIL: shared now */
 #define MPLOG_OPTIMIZE_RESTART  MPLOGNO(00016) /* PythonOptimize changed on restart */
 /* httpd/ */
 #define MPLOG_AUTHEN_NO_USER    MPLOGNO(00009) /* authen OK without req.user */

@@ -117,6 +117,7 @@ void *mp_create_srv_config(apr_pool_t *p, server_rec *s)
     c->imports = apr_array_make(p, 2, sizeof(mp_import));
     c->handler_dirs = apr_array_make(p, 4, sizeof(const char *));
     c->optimize = -1;
+    c->gil = -1;
     (void)s;
     return c;
 }
@@ -131,6 +132,7 @@ void *mp_merge_srv_config(apr_pool_t *p, void *basev, void *addv)
     c->python_home = base->python_home;
     c->interp_limit = base->interp_limit;  /* main server only */
     c->optimize = base->optimize;          /* main server only */
+    c->gil = add->gil >= 0 ? add->gil : base->gil;
     /* a virtual host without its own runs the main server's */
     c->conn_handler = add->conn_handler ? add->conn_handler : base->conn_handler;
     return c;
@@ -523,6 +525,39 @@ static const char *interp_limit_cmd(cmd_parms *cmd, void *mconfig, const char *a
     return NULL;
 }
 
+mp_gil_mode mp_interp_gil(const server_rec *s)
+{
+    int gil = mp_srv_conf(s)->gil;
+
+    return gil < 0 ? MP_GIL_SHARED : (mp_gil_mode)gil;
+}
+
+/* PythonInterpreterGIL shared|own|auto.  `own` needs PEP 684 (3.12): on an
+ * older Python, a configuration error rather than a silent shared GIL;
+ * `auto` is shared there. */
+static const char *gil_cmd(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    static const char *const words[] = { "shared", "own", "auto" };
+    int i = 0;
+
+    while (i < 3 && strcasecmp(arg, words[i]))
+        i++;
+    if (i == 3)
+        return apr_psprintf(cmd->pool, "PythonInterpreterGIL: '%s' is not "
+                            "shared, own or auto", arg);
+#if PY_VERSION_HEX < 0x030C0000
+    if (i == MP_GIL_OWN)
+        return "PythonInterpreterGIL own: interpreters with their own GIL need "
+               "Python 3.12 or later; this mod_python is built for Python "
+               PY_VERSION " (use shared, or auto)";
+    if (i == MP_GIL_AUTO)
+        i = MP_GIL_SHARED;
+#endif
+    mp_srv_conf(cmd->server)->gil = i;
+    (void)mconfig;
+    return NULL;
+}
+
 /* ------------------------------------------------------ filters */
 
 /* The httpd layer's filter functions (mp_config_filter_funcs). */
@@ -622,6 +657,9 @@ const command_rec mp_directives[] = {
                    "PythonOutputFilter module[::object] [name]: a Python output filter"),
     AP_INIT_RAW_ARGS("PythonConnectionHandler", conn_handler_cmd, NULL, RSRC_CONF,
                      "module[::object] handling the server's connections instead of HTTP"),
+    AP_INIT_TAKE1("PythonInterpreterGIL", gil_cmd, NULL, RSRC_CONF,
+                  "shared (default), own (3.12+: this virtual host's "
+                  "interpreters run in parallel with the others), or auto"),
     AP_INIT_TAKE1("PythonHome", home_cmd, NULL, RSRC_CONF,
                   "prefix of the Python installation to embed"),
     {NULL}

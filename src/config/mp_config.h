@@ -92,6 +92,7 @@ typedef struct {
     const char *python_home;
     int interp_limit;            /* PythonInterpLimit; 0 = unset */
     int optimize;                /* PythonOptimize: -1 unset, 0 off, 1 on */
+    int gil;                     /* PythonInterpreterGIL: mp_gil_mode, -1 unset */
     mp_handler *conn_handler;    /* PythonConnectionHandler, or NULL */
 } mp_server_config;
 
@@ -106,6 +107,8 @@ mp_server_config *mp_srv_conf(const server_rec *s);
 /* PythonInterpLimit: how many interpreters named after request paths a
  * process may have. */
 int mp_interp_limit(const server_rec *s);
+/* PythonInterpreterGIL of virtual host `s` (or of the main server). */
+mp_gil_mode mp_interp_gil(const server_rec *s);
 extern const command_rec mp_directives[];
 void *mp_create_dir_config(apr_pool_t *p, char *dir);
 void *mp_merge_dir_config(apr_pool_t *p, void *base, void *add);

@@ -319,6 +319,10 @@ static int handler_result(mp_interp *in, request_rec *r, const mp_handler *h,
 /* A silent handler (PythonHandlerModule) whose module lacks the phase's
  * object is skipped: the phase goes on as if it were not there. */
 #define SKIPPED INT_MIN
+/* PythonInterpreterGIL auto: the handler's module could not be imported
+ * because an extension refused the interpreter's own GIL; the interpreter
+ * is replaced by a shared-GIL one, where the phase may run again. */
+#define RETRY (INT_MIN + 1)
 
 static int call_handler(mp_interp *in, request_rec *r, PyObject *req,
                         const mp_dir_config *c, mp_phase phase, const mp_handler *h)
@@ -330,9 +334,11 @@ static int call_handler(mp_interp *in, request_rec *r, PyObject *req,
         res = mp_handler_call(in, c, obj, req);
     if (!obj && !PyErr_Occurred())
         rc = SKIPPED;
+    else if (!obj && mp_interp_refused(in, r->server))
+        rc = RETRY;   /* the exception stays set for run_list */
     else
         rc = handler_result(in, r, h, res);
-    if (PyErr_Occurred())
+    if (PyErr_Occurred() && rc != RETRY)
         rc = mp_report_handler_error(r, c, phase, h);
     Py_XDECREF(obj);
     Py_XDECREF(res);
@@ -365,7 +371,7 @@ static int goes_on(mp_phase phase, int rc)
 static int run_list(mp_interp *in, request_rec *r, const mp_dir_config *c,
                     const apr_array_header_t *list, mp_phase phase, mp_context *ctx)
 {
-    int rc = DECLINED;
+    int rc = DECLINED, called = 0;
 
     if (!(ctx->req = mp_request_of(r, in))) {
         mp_log_exception(MPLOG_REQUEST_OBJECT, r, NULL,
@@ -389,6 +395,14 @@ static int run_list(mp_interp *in, request_rec *r, const mp_dir_config *c,
             int hrc = call_handler(in, r, ctx->req, c, phase, h);
             if (hrc == SKIPPED)
                 continue;
+            if (hrc == RETRY && !called) {   /* nothing of the phase ran yet */
+                PyErr_Clear();
+                rc = RETRY;
+                goto done;
+            }
+            if (hrc == RETRY)
+                hrc = mp_report_handler_error(r, c, phase, h);
+            called = 1;
             rc = hrc;
             if (!goes_on(phase, rc))
                 goto done;
@@ -422,11 +436,16 @@ run_phase(request_rec *r, const mp_dir_config *c, const apr_array_header_t *list
                                                 strcmp(r->handler, "python-program"))))
         return DECLINED;
     name = mp_interp_name(r, c, APR_ARRAY_IDX(list, 0, mp_handler).directory, &fallback);
-    if (!(in = mp_interp_enter(name, fallback, &ctx)))
-        return HTTP_INTERNAL_SERVER_ERROR;
-    rc = run_list(in, r, c, c ? c->handlers[phase] : NULL, phase, &ctx);
-    mp_host_collect_later(r, in);
-    mp_interp_leave(in);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!(in = mp_interp_enter(name, fallback, &ctx)))
+            return HTTP_INTERNAL_SERVER_ERROR;
+        rc = run_list(in, r, c, c ? c->handlers[phase] : NULL, phase, &ctx);
+        mp_host_collect_later(r, in);
+        mp_interp_leave(in);
+        if (rc != RETRY)
+            break;
+        rc = HTTP_INTERNAL_SERVER_ERROR;   /* twice: cannot happen (shared) */
+    }
     if (phase == MP_AUTHEN && rc == OK && !r->user) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MPLOG_AUTHEN_NO_USER
                       "PythonAuthenHandler returned "
@@ -484,15 +503,18 @@ void mp_register_cleanup_phase(request_rec *r)
 
 /* ------------------------------------------------------ PythonImport */
 
-static void run_import(server_rec *s, const mp_import *imp)
+/* 1 if it is to be run again: its module could not be imported in an
+ * interpreter of PythonInterpreterGIL auto, replaced for that reason. */
+static int run_import(server_rec *s, const mp_import *imp)
 {
     mp_context ctx = { NULL, s, NULL, NULL, NULL };
     mp_interp *in = mp_interp_enter(imp->interp, NULL, &ctx);
     PyObject *name, *mod = NULL, *attrs = NULL, *fn = NULL, *res = NULL;
     const char *what;
+    int again = 0;
 
     if (!in)
-        return;
+        return 0;
     if (mp_pystate_apply_path(in, mp_srv_conf(s)->conf->python_path, NULL, s) == 0 &&
         (name = PyUnicode_FromString(imp->module))) {
         mod = mp_importer_import(mp_pystate_of(in)->importer, name, -1, -1, NULL);
@@ -501,6 +523,8 @@ static void run_import(server_rec *s, const mp_import *imp)
     if (mod && imp->function && (attrs = split_dotted(imp->function)) &&
         (fn = resolve_object(mod, attrs, NULL, 0)))
         res = PyObject_CallNoArgs(fn);
+    if (!mod && PyErr_Occurred() && (again = mp_interp_refused(in, s)))
+        PyErr_Clear();
     if (PyErr_Occurred()) {
         what = apr_psprintf(s->process->pool, "PythonImport %s%s%s (%s)",
                             imp->module, imp->function ? "::" : "",
@@ -512,6 +536,24 @@ static void run_import(server_rec *s, const mp_import *imp)
     Py_XDECREF(fn);
     Py_XDECREF(res);
     mp_interp_leave(in);
+    return again;
+}
+
+/* PythonInterpreterGIL auto replaced the interpreter of `last`: its lines
+ * run again in the new one, from the first: the earlier ones ran in the
+ * old one. */
+static void rerun_imports(server_rec *main_server, const mp_import *last)
+{
+    for (server_rec *s = main_server; s; s = s->next) {
+        const apr_array_header_t *a = mp_srv_conf(s)->imports;
+        for (int i = 0; a && i < a->nelts; i++) {
+            const mp_import *imp = &APR_ARRAY_IDX(a, i, mp_import);
+            if (!strcmp(imp->interp, last->interp))
+                run_import(s, imp);
+            if (imp == last)
+                return;
+        }
+    }
 }
 
 void mp_run_imports(server_rec *main_server)
@@ -519,6 +561,7 @@ void mp_run_imports(server_rec *main_server)
     for (server_rec *s = main_server; s; s = s->next) {
         const apr_array_header_t *a = mp_srv_conf(s)->imports;
         for (int i = 0; a && i < a->nelts; i++)
-            run_import(s, &APR_ARRAY_IDX(a, i, mp_import));
+            if (run_import(s, &APR_ARRAY_IDX(a, i, mp_import)))
+                rerun_imports(main_server, &APR_ARRAY_IDX(a, i, mp_import));
     }
 }

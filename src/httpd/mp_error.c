@@ -85,10 +85,12 @@ int mp_report_handler_error(request_rec *r, const mp_dir_config *c, mp_phase pha
 {
     const char *prefix = apr_psprintf(r->pool, "%s %s", mp_phases[phase].directive,
                                       h->spec);
-    PyObject *lines = mp_traceback_lines();
+    PyObject *lines;
     const char *body = NULL;
     mp_interp *in;
 
+    mp_interp_refused(mp_interp_current(), r->server);   /* auto: for the next */
+    lines = mp_traceback_lines();
     mp_log_traceback(MPLOG_HANDLER_ERROR, r, NULL, prefix, lines);
     if (c->debug > 0 && phase != MP_LOG && phase != MP_CLEANUP)
         body = debug_page(r, prefix, lines);

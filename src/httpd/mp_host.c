@@ -110,7 +110,9 @@ static int interp_setup(mp_interp *in, server_rec *s)
     return mp_pystate_setup(in, &httpd_host, notify_on(s), s);
 }
 
-static const mp_interp_hooks interp_hooks = { interp_setup, mp_request_release };
+static const mp_interp_hooks interp_hooks = {
+    .setup = interp_setup, .release = mp_request_release, .gil = mp_interp_gil,
+};
 
 /* ------------------------------------------------------------ watching */
 

@@ -40,6 +40,7 @@ typedef struct st_module {
 typedef struct st_interp {
     const char *name;
     const char *watcher;             /* NULL: not known */
+    const char *gil;                 /* "own" or "shared" */
     apr_array_header_t *modules;     /* st_module; NULL: not read */
 } st_interp;
 
@@ -171,6 +172,7 @@ static void read_interp(request_rec *r, mp_interp *in, st_interp *si)
 
     memset(si, 0, sizeof(*si));
     si->name = in->name;   /* lives as long as the process */
+    si->gil = in->own_gil ? "own" : "shared";
     /* By name: the one way in; it is found, never made. */
     if (!mp_interp_enter(in->name, NULL, &ctx))
         return;   /* logged */
@@ -195,7 +197,7 @@ static void read_page(request_rec *r, st_page *pg)
     memset(pg, 0, sizeof(*pg));
     pg->interps = apr_array_make(r->pool, 4, sizeof(st_interp));
     for (mp_interp *in = mp_interp_first(); in; in = in->next)
-        if (!in->broken)
+        if (!in->broken && !__atomic_load_n(&in->replaced, __ATOMIC_ACQUIRE))
             read_interp(r, in, apr_array_push(pg->interps));
     qsort(pg->interps->elts, pg->interps->nelts, sizeof(st_interp), by_name);
     for (int i = 0; i < pg->interps->nelts; i++) {
@@ -247,8 +249,9 @@ static void render_auto(request_rec *r, const st_page *pg)
         const char *name = auto_text(r->pool, si->name, 1);
         if (!si->modules)
             continue;
-        ap_rprintf(r, "PythonInterpreter: name=%s modules=%d watcher=%s\n", name,
-                   si->modules->nelts, si->watcher ? auto_text(r->pool, si->watcher, 1) : "-");
+        ap_rprintf(r, "PythonInterpreter: name=%s modules=%d watcher=%s gil=%s\n", name,
+                   si->modules->nelts, si->watcher ? auto_text(r->pool, si->watcher, 1) : "-",
+                   si->gil);
         for (int j = 0; j < si->modules->nelts; j++) {
             const st_module *m = &APR_ARRAY_IDX(si->modules, j, st_module);
             ap_rprintf(r, "PythonModule: interp=%s generation=%lu loads=%lu hits=%lu "
@@ -302,7 +305,8 @@ static void render_html(request_rec *r, const st_page *pg, int notable)
                pg->modules, pg->loads, pg->hits, pg->failed);
     for (int i = 0; i < pg->interps->nelts; i++) {
         const st_interp *si = &APR_ARRAY_IDX(pg->interps, i, st_interp);
-        ap_rprintf(r, "<h3>Interpreter %s</h3>\n", ap_escape_html(r->pool, si->name));
+        ap_rprintf(r, "<h3>Interpreter %s (%s GIL)</h3>\n",
+                   ap_escape_html(r->pool, si->name), si->gil);
         if (!si->modules) {
             ap_rputs("<p>Its modules could not be read (see the error log).</p>\n", r);
             continue;

@@ -140,7 +140,8 @@ static mp_interp *registry_find(const char *name)
 {
     mp_interp *in = mp_interp_first();
 
-    while (in && strcmp(in->name, name) != 0)
+    while (in && (strcmp(in->name, name) != 0 ||
+                  __atomic_load_n(&in->replaced, __ATOMIC_ACQUIRE)))
         in = in->next;
     return in;
 }
@@ -214,55 +215,197 @@ static void log_python_error(server_rec *s, const char *id, const char *what,
     Py_XDECREF(tb);
 }
 
-/* Create interpreter `name`; returns with the GIL released.  One named
- * after a request path (`path_named`) is not made once PythonInterpLimit
- * such interpreters exist: NULL with *over set. */
-static mp_interp *interp_create(const char *name, int path_named, int *over,
-                                server_rec *s)
+#if PY_VERSION_HEX >= 0x030C0000
+/* If the exception `e` is CPython's refusal of an extension module in an
+ * interpreter with its own GIL (3.12, 3.13: ImportError "module X does not
+ * support loading in subinterpreters"), X in `buf`. */
+static int refusal_of(PyObject *e, char *buf, size_t size)
+{
+    static const char pre[] = "module ", post[] = " does not support loading in subinterpreters";
+    const size_t npre = sizeof(pre) - 1, npost = sizeof(post) - 1;
+    PyObject *str;
+    const char *t;
+    size_t n;
+    int found = 0;
+
+    if (!PyErr_GivenExceptionMatches(e, PyExc_ImportError) || !(str = PyObject_Str(e))) {
+        PyErr_Clear();
+        return 0;
+    }
+    if ((t = PyUnicode_AsUTF8(str)) && (n = strlen(t)) > npre + npost &&
+        !strncmp(t, pre, npre) && !strcmp(t + n - npost, post)) {
+        snprintf(buf, size, "%.*s", (int)(n - npre - npost), t + npre);
+        found = 1;
+    }
+    PyErr_Clear();
+    Py_DECREF(str);
+    return found;
+}
+
+/* The module named by such a refusal in the exception set or its causes
+ * (an import of it may have failed inside another import), in `buf`; the
+ * exception stays set. */
+static const char *refused_module(char *buf, size_t size)
+{
+    PyObject *exc = PyErr_GetRaisedException(), *e = Py_XNewRef(exc), *next;
+    int found = 0;
+
+    for (int depth = 0; e && !found && depth < 16; depth++) {
+        found = refusal_of(e, buf, size);
+        if (!(next = PyException_GetCause(e)))
+            next = PyException_GetContext(e);
+        Py_SETREF(e, next);
+    }
+    Py_XDECREF(e);
+    PyErr_SetRaisedException(exc);
+    return found ? buf : NULL;
+}
+#endif
+
+/* Py_NewInterpreter(), or (3.12+, `own`) one with its own GIL.  PEP 684
+ * wants its own allocator with it, and extension modules that do not say
+ * they support it refused at import.  subprocess works (exec); os.fork()
+ * does not: forking a thread of an httpd child is never what is meant.
+ * Called with the main thread state; returns with the new one current,
+ * or NULL (logged) with the main one current. */
+static PyThreadState *new_interpreter(int own, const char *name, server_rec *s)
+{
+    PyThreadState *ts = NULL;
+
+#if PY_VERSION_HEX >= 0x030C0000
+    if (own) {
+        const PyInterpreterConfig config = {
+            .use_main_obmalloc = 0, .allow_fork = 0, .allow_exec = 1,
+            .allow_threads = 1, .allow_daemon_threads = 1,
+            .check_multi_interp_extensions = 1, .gil = PyInterpreterConfig_OWN_GIL,
+        };
+        PyStatus st = Py_NewInterpreterFromConfig(&ts, &config);
+
+        if (PyStatus_Exception(st))
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, MPLOG_INTERP_CREATE
+                         "mod_python: cannot create interpreter '%s' with its own "
+                         "GIL: %s", name, st.err_msg ? st.err_msg : "unknown error");
+        return PyStatus_Exception(st) ? NULL : ts;
+    }
+#endif
+    (void)own;
+    if (!(ts = Py_NewInterpreter()))
+        log_python_error(s, MPLOG_INTERP_CREATE, "cannot create the interpreter", name);
+    return ts;
+}
+
+static void log_shared_gil(server_rec *s, const char *name, const char *module)
+{
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, MPLOG_INTERP_SHARED_GIL
+                 "mod_python: PythonInterpreterGIL auto: interpreter '%s' %s the "
+                 "shared GIL: %s%s%s", name, module ? "goes over to" : "has",
+                 module ? "extension module '" : "its own could not be made",
+                 module ? module : "", module ? "' does not support its own GIL" : "");
+}
+
+/* Make and set up interpreter `name` (with the GIL it is given); GIL
+ * released on return.  NULL if it cannot be made; broken if its set-up
+ * failed. */
+static mp_interp *interp_make(const char *name, mp_gil_mode gil, server_rec *s)
 {
     mp_interp *in;
     PyThreadState *ts;
-    int is_main = strcmp(name, MP_MAIN_INTERPRETER) == 0;
+    char refused[256];
 
-    pthread_mutex_lock(&create_mu);
-    if ((in = registry_find(name)))
-        goto done;
-    if (path_named && n_path_named >= path_named_limit) {
-        *over = 1;
-        goto done;
-    }
     if (!(in = calloc(1, sizeof(*in))) || !(in->name = strdup(name))) {
         free(in);
-        in = NULL;
-        goto done;
+        return NULL;
     }
     pthread_mutex_init(&in->pending_mu, NULL);
     PyEval_RestoreThread(main_tstate());
-    ts = is_main ? main_tstate() : Py_NewInterpreter();
+    in->own_gil = gil != MP_GIL_SHARED;
+    if (strcmp(name, MP_MAIN_INTERPRETER) == 0)
+        in->own_gil = 0, ts = main_tstate();
+    else if (!(ts = new_interpreter(in->own_gil, name, s)) && gil == MP_GIL_AUTO) {
+        log_shared_gil(s, name, NULL);
+        in->own_gil = 0;
+        ts = new_interpreter(0, name, s);
+    }
     if (!ts) {
-        log_python_error(s, MPLOG_INTERP_CREATE, "cannot create the interpreter", name);
         PyEval_SaveThread();
         free(in->name);
         free(in);
-        in = NULL;
-        goto done;
+        return NULL;
     }
+    in->auto_gil = in->own_gil && gil == MP_GIL_AUTO;
     in->istate = PyThreadState_GetInterpreter(ts);
     if (remember_tstate(in, ts) < 0 || hooks->setup(in, s) < 0) {
+#if PY_VERSION_HEX >= 0x030C0000
+        if (in->auto_gil && refused_module(refused, sizeof(refused))) {
+            /* Its site or set-up imported it.  Left, not ended (see below). */
+            log_shared_gil(s, name, refused);
+            PyErr_Clear();
+            PyEval_SaveThread();
+            return interp_make(name, MP_GIL_SHARED, s);
+        }
+#endif
         log_python_error(s, MPLOG_INTERP_SETUP, "cannot set up the interpreter", name);
         /* Not ended (code run by site could have started threads, and
          * ending it then is fatal), but registered as broken: requests get
          * a 500 and no new interpreter is made, and leaked, for each. */
         in->broken = 1;
     }
+    (void)refused;
     PyEval_SaveThread();
+    return in;
+}
+
+/* Create interpreter `name`; returns with the GIL released.  One named
+ * after a request path (`path_named`) is not made once PythonInterpLimit
+ * such interpreters exist: NULL with *over set. */
+static mp_interp *interp_create(const char *name, int path_named, int *over,
+                                server_rec *s)
+{
+    mp_gil_mode gil = hooks->gil ? hooks->gil(s) : MP_GIL_SHARED;
+    mp_interp *in;
+
+    pthread_mutex_lock(&create_mu);
+    /* The replacement of one that gave its own GIL up (auto) shares it. */
+    for (in = mp_interp_first(); in && gil == MP_GIL_AUTO; in = in->next)
+        if (in->replaced && !strcmp(in->name, name))
+            gil = MP_GIL_SHARED;
+    if ((in = registry_find(name)))
+        goto done;
+    if (path_named && n_path_named >= path_named_limit) {
+        *over = 1;
+        goto done;
+    }
+    if (!(in = interp_make(name, gil, s)))
+        goto done;
     registry_add(in);
     n_path_named += path_named;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, MPLOG_INTERP_CREATED
-                 "mod_python: created interpreter '%s'", name);
+                 "mod_python: created interpreter '%s' (%s GIL)", name,
+                 in->own_gil ? "own" : "shared");
 done:
     pthread_mutex_unlock(&create_mu);
     return in;
+}
+
+int mp_interp_refused(mp_interp *in, server_rec *s)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    char module[256];
+
+    if (!in->auto_gil || !refused_module(module, sizeof(module)))
+        return 0;
+    /* Under create_mu: a thread creating the replacement sees it. */
+    pthread_mutex_lock(&create_mu);
+    int first = !__atomic_exchange_n(&in->replaced, 1, __ATOMIC_ACQ_REL);
+    pthread_mutex_unlock(&create_mu);
+    if (first)
+        log_shared_gil(s, in->name, module);
+    return 1;
+#else
+    (void)in;
+    (void)s;
+    return 0;
+#endif
 }
 
 static void log_over_limit(const char *name, const char *fallback, server_rec *s)

@@ -45,6 +45,10 @@ typedef struct mp_interp {
     PyObject **pending;      /* guarded by pending_mu */
     size_t npending, cappending;
     int broken;              /* set-up failed: never entered */
+    int own_gil;             /* made with its own GIL (PythonInterpreterGIL) */
+    int auto_gil;            /* ... by `auto`: may give it up (mp_interp_refused) */
+    int replaced;            /* by a shared-GIL one of the same name: the
+                                name finds that one now (atomic) */
     struct mp_interp *next;
 } mp_interp;
 
@@ -55,6 +59,8 @@ typedef struct mp_interp_hooks {
     int (*setup)(mp_interp *in, server_rec *s);
     /* Drop an object given to mp_interp_release_later(), GIL held in `in`. */
     void (*release)(mp_interp *in, PyObject *o);
+    /* PythonInterpreterGIL of the server an interpreter is made for. */
+    mp_gil_mode (*gil)(const server_rec *s);
 } mp_interp_hooks;
 
 /* Start Python in the parent (once per process; later calls do nothing). */
@@ -77,6 +83,15 @@ void mp_python_child_init(void);
 mp_interp *mp_interp_enter(const char *name, const char *fallback, mp_context *ctx);
 /* Pop the context and release what mp_interp_enter took. */
 void mp_interp_leave(mp_interp *interp);
+
+/* With the GIL held in `in` and an exception set: if it is an extension
+ * module refusing to load in an interpreter with its own GIL, and `in` got
+ * its own GIL from PythonInterpreterGIL auto, log which module refused and
+ * replace `in`: its name is given to a new interpreter with the shared
+ * GIL, made at the next mp_interp_enter() (the old one is left to the
+ * threads inside it, and never entered again).  1 if so (also when
+ * another thread replaced it first), else 0; the exception stays set. */
+int mp_interp_refused(mp_interp *in, server_rec *s);
 
 /* Around calls into httpd that may run hooks or block (write, read,
  * internal_redirect): give the GIL up and take it back.  A hook that runs

@@ -95,6 +95,11 @@ static int apmod_exec(PyObject *m);
 
 static PyModuleDef_Slot apmod_slots[] = {
     {Py_mod_exec, apmod_exec},
+#if PY_VERSION_HEX >= 0x030C0000
+    /* Everything is in the module's state and heap types, and no C static
+     * holds a Python object: it loads in interpreters with their own GIL. */
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
     {0, NULL}
 };
 

@@ -8,10 +8,11 @@ APLOG_USE_MODULE(python);
 
 /* With the new interpreter entered: everything or -1 with an exception
  * (the interpreter is then never used, so nothing is undone). */
-static int fill(mp_pystate *st, const char *name, const mp_importer_host *host,
+static int fill(mp_pystate *st, const mp_interp *in, const mp_importer_host *host,
                 int notify, server_rec *s)
 {
-    PyObject *modules = PyImport_GetModuleDict(), *srv = NULL, *argv = NULL;
+    PyObject *modules = PyImport_GetModuleDict(), *srv = NULL, *argv = NULL, *gil = NULL;
+    const char *name = in->name;
     int rc = -1;
 
     if (!(st->importer = mp_importer_new(host, name)) ||
@@ -21,10 +22,12 @@ static int fill(mp_pystate *st, const char *name, const mp_importer_host *host,
         goto done;
     if (!(st->name = PyUnicode_InternFromString(name)) ||
         !(st->apache = PyImport_ImportModule("mod_python.apache")) ||
+        !(gil = PyUnicode_FromString(in->own_gil ? "own" : "shared")) ||
         !(st->server_return = PyObject_GetAttrString(st->apache, "SERVER_RETURN")) ||
         !(srv = mp_server_new(st, s)) ||
         PyObject_SetAttrString(st->apache, "main_server", srv) < 0 ||
         PyObject_SetAttrString(st->apache, "interpreter", st->name) < 0 ||
+        PyObject_SetAttrString(st->apache, "interpreter_gil", gil) < 0 ||
         !(argv = Py_BuildValue("[s]", "mod_python")) ||
         PySys_SetObject("argv", argv) < 0)
         goto done;
@@ -42,6 +45,7 @@ static int fill(mp_pystate *st, const char *name, const mp_importer_host *host,
 done:
     Py_XDECREF(srv);
     Py_XDECREF(argv);
+    Py_XDECREF(gil);
     return rc;
 }
 
@@ -58,7 +62,7 @@ int mp_pystate_setup(mp_interp *in, const mp_importer_host *host, int notify,
     st = PyModule_GetState(m);
     st->module = m;
     in->state = st;
-    return fill(st, in->name, host, notify, s);
+    return fill(st, in, host, notify, s);
 }
 
 int mp_pystate_traverse(mp_pystate *st, visitproc visit, void *arg)

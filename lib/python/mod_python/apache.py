@@ -17,6 +17,8 @@ make_table = table
 
 # Set by mod_python when the interpreter is created.
 interpreter = None
+# "own" when this interpreter has its own GIL (PythonInterpreterGIL), else "shared".
+interpreter_gil = None
 main_server = None
 
 
