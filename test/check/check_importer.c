@@ -19,6 +19,7 @@
 #include "importer/mp_importer.h"
 #include "importer/mp_watch.h"
 #include "importer/mp_bytecode.h"
+#include "check_own_gil.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define MP_SANITIZED 1
@@ -892,6 +893,8 @@ static Suite *importer_suite(void)
     tcase_add_test(tc, test_bc_leftover_temp);
     tcase_add_test(tc, test_bc_timing);
     suite_add_tcase(s, tc);
+    if ((tc = own_gil_tcase(setup, teardown)))
+        suite_add_tcase(s, tc);
     return s;
 }
 
