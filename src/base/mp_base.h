@@ -19,6 +19,7 @@
 #include "apr_strings.h"
 
 #include "base/mp_logno.h"
+#include "base/mp_pycompat.h"
 #include "base/mp_names.h"
 #include "base/mp_traceback.h"
 

@@ -3,7 +3,7 @@
 #ifndef MP_TRACEBACK_H
 #define MP_TRACEBACK_H
 
-#include <Python.h>
+#include "base/mp_pycompat.h"
 
 /* The pending exception as traceback lines (a new list of str), and
  * cleared; never fails (a one-line list saying so instead). */

@@ -295,7 +295,7 @@ out:
 static int handler_result(mp_interp *in, request_rec *r, const mp_handler *h,
                           PyObject *res)
 {
-    PyObject *type, *value, *tb;
+    PyObject *exc;
     int rc;
 
     if (res && PyLong_Check(res))
@@ -307,12 +307,9 @@ static int handler_result(mp_interp *in, request_rec *r, const mp_handler *h,
     }
     if (!PyErr_ExceptionMatches(mp_pystate_of(in)->server_return))
         return HTTP_INTERNAL_SERVER_ERROR;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    rc = server_return_code(r, h, value);
-    Py_XDECREF(type);
-    Py_XDECREF(value);
-    Py_XDECREF(tb);
+    exc = PyErr_GetRaisedException();
+    rc = server_return_code(r, h, exc);
+    Py_XDECREF(exc);
     return rc;
 }
 

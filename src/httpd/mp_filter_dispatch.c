@@ -106,22 +106,19 @@ static void set_status(request_rec *r, PyObject *st)
  * filter's result is.  0 if that is what was raised (cleared), else -1. */
 static int server_return(mp_interp *in, request_rec *r)
 {
-    PyObject *type, *value, *tb, *args, *v;
+    PyObject *exc, *args, *v;
 
     if (!PyErr_ExceptionMatches(mp_pystate_of(in)->server_return))
         return -1;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    args = value ? PyObject_GetAttrString(value, "args") : NULL;
+    exc = PyErr_GetRaisedException();
+    args = exc ? PyObject_GetAttrString(exc, "args") : NULL;
     v = args && PyTuple_Check(args) && PyTuple_GET_SIZE(args) == 1
         ? PyTuple_GET_ITEM(args, 0) : args;
     if (v && PyTuple_Check(v) && PyTuple_GET_SIZE(v) == 2)
         set_status(r, PyTuple_GET_ITEM(v, 1));
     PyErr_Clear();
     Py_XDECREF(args);
-    Py_XDECREF(type);
-    Py_XDECREF(value);
-    Py_XDECREF(tb);
+    Py_XDECREF(exc);
     return 0;
 }
 

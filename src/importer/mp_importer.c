@@ -406,10 +406,9 @@ static PyObject *import_slow(mp_importer *imp, mp_entry *e, int check, int log,
                PyDict_GetItem(imp->cache, e->path) == (PyObject *)e) {
         /* A failed first import leaves nothing cached (PyDict_GetItem:
          * the load's exception is pending). */
-        PyObject *type, *value, *tb;
-        PyErr_Fetch(&type, &value, &tb);
+        PyObject *exc = PyErr_GetRaisedException();
         PyDict_DelItem(imp->cache, e->path);
-        PyErr_Restore(type, value, tb);
+        PyErr_SetRaisedException(exc);
     }
     entry_unlock(imp, e);
     return m;

@@ -7,6 +7,7 @@
 
 #include "importer/mp_importer.h"
 #include "base/mp_tls.h"
+#include "base/mp_pycompat.h"
 
 #include <pthread.h>
 #include <sys/stat.h>

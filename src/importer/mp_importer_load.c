@@ -311,16 +311,13 @@ static PyObject *prepare_module(mp_importer *imp, mp_entry *e, int log)
 /* The pending exception in one line, for introspection. */
 static void note_error(mp_entry *e)
 {
-    PyObject *type, *value, *tb, *line;
+    PyObject *exc = PyErr_GetRaisedException(), *line;
 
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    line = value ? PyUnicode_FromFormat("%s: %S", ((PyTypeObject *)type)->tp_name, value)
-                 : NULL;
+    line = exc ? PyUnicode_FromFormat("%s: %S", Py_TYPE(exc)->tp_name, exc) : NULL;
     if (line)
         Py_XSETREF(e->last_error, line);
     PyErr_Clear();
-    PyErr_Restore(type, value, tb);
+    PyErr_SetRaisedException(exc);
 }
 
 /* A load raised.  With PythonOption mod_python.importer.on_reload_error

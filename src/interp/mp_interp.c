@@ -198,21 +198,18 @@ static PyThreadState *thread_tstate(mp_interp *in)
 static void log_python_error(server_rec *s, const char *id, const char *what,
                              const char *name)
 {
-    PyObject *type, *value, *tb, *str = NULL;
+    PyObject *exc = PyErr_GetRaisedException(), *str = NULL;
     const char *text = NULL;
 
-    PyErr_Fetch(&type, &value, &tb);
-    if (value && (str = PyObject_Str(value)) && PyUnicode_Check(str))
+    if (exc && (str = PyObject_Str(exc)) && PyUnicode_Check(str))
         text = PyUnicode_AsUTF8(str);
     ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
                  "%smod_python: %s in interpreter '%s': %s%s%s", id, what, name,
-                 type ? ((PyTypeObject *)type)->tp_name : "no Python exception set",
+                 exc ? Py_TYPE(exc)->tp_name : "no Python exception set",
                  text ? ": " : "", text ? text : "");
     PyErr_Clear();
     Py_XDECREF(str);
-    Py_XDECREF(type);
-    Py_XDECREF(value);
-    Py_XDECREF(tb);
+    Py_XDECREF(exc);
 }
 
 #if PY_VERSION_HEX >= 0x030C0000

@@ -360,7 +360,13 @@ static PyObject *reraise(PyObject *exc_info)
     PyObject *t = PyTuple_GET_ITEM(exc_info, 0), *v = PyTuple_GET_ITEM(exc_info, 1),
              *tb = PyTuple_GET_ITEM(exc_info, 2);
 
-    PyErr_Restore(Py_NewRef(t), Py_NewRef(v), tb == Py_None ? NULL : Py_NewRef(tb));
+    if (!PyExceptionInstance_Check(v)) {   /* not from sys.exc_info() */
+        PyErr_SetObject(t, v);
+        return NULL;
+    }
+    if (tb != Py_None && PyException_SetTraceback(v, tb) < 0)
+        return NULL;
+    PyErr_SetRaisedException(Py_NewRef(v));
     return NULL;
 }
 
