@@ -95,12 +95,13 @@ def two_hosts(mpm, prefix, so, gil, handler=HANDLER, inner=""):
     marks = h.path("marks")
     os.makedirs(marks)
     os.chmod(marks, 0o777)
-    body = "PythonHome %s\n" % prefix
+    body = "PythonHome %s\n<Location /server-status>\n    SetHandler server-status\n" \
+           "</Location>\n" % prefix
     for name in ("a.test", "b.test"):
         d = h.path("htdocs", name)
         h.write("htdocs/%s/handler.py" % name, handler.format(marks=marks))
         body += vhost(h, name, gil, d, inner)
-    h.config(body, mpm_settings=threaded(1, 8), python_module=so)
+    h.config(body, mpm_settings=threaded(1, 8), python_module=so, modules=["status"])
     return h, marks
 
 
@@ -128,6 +129,10 @@ def test_hosts_run_in_parallel_with_their_own_gil(module_for, mpm, gil):
         # b.test's handler started while a.test's still held its GIL, or
         # (shared) could only start when it had let it go.
         assert (b_started < a_done) == (gil == "own"), (held[0].text, b.text)
+        status = h.get("/server-status?auto", host="a.test").text
+        for name in ("a.test", "b.test"):
+            assert "PythonInterpreter: name=%s modules=1 watcher=inotify gil=%s" % (name, gil) \
+                in status, status
         assert "Fatal Python error" not in h.log()
     finally:
         h.cleanup()
