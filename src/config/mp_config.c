@@ -81,12 +81,32 @@ static apr_hash_t *filters_merge(apr_pool_t *p, apr_hash_t *base, apr_hash_t *ad
     return apr_hash_overlay(p, add, base);
 }
 
+/* A section without any of mod_python's directives.  Most sections of a
+ * site are, and merging runs on every request: the other side is then the
+ * merge, as it is, with nothing allocated. */
+static int dir_config_empty(const mp_dir_config *c)
+{
+    for (int i = 0; i < MP_NPHASES; i++)
+        if (c->handlers[i])
+            return 0;
+    return apr_is_empty_table(c->directives) && apr_is_empty_table(c->options) &&
+           c->debug == -1 && c->autoreload == -1 && c->per_directory == -1 &&
+           c->per_directive == -1 && c->enable_pdb == -1 && !c->interpreter &&
+           !c->python_path && !c->filters[0] && !c->filters[1];
+}
+
 #define MERGE_INT(f) c->f = add->f != -1 ? add->f : base->f
 #define MERGE_PTR(f) c->f = add->f ? add->f : base->f
 
 void *mp_merge_dir_config(apr_pool_t *p, void *basev, void *addv)
 {
-    mp_dir_config *base = basev, *add = addv, *c = apr_pcalloc(p, sizeof(*c));
+    mp_dir_config *base = basev, *add = addv, *c;
+
+    if (dir_config_empty(add))
+        return base;
+    if (dir_config_empty(base))
+        return add;
+    c = apr_pcalloc(p, sizeof(*c));
 
     /* A phase's list from the child replaces the parent's (mod_python's
      * rule): lists are not concatenated across sections. */
