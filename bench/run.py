@@ -209,8 +209,8 @@ def build_c_modules():
 
 
 def server(name, files, conf, python_module=MODULE, env=None, modules=(),
-           mpm_settings=ONE_CHILD):
-    h = Httpd("event", prefix="mp-bench-%s-" % name)
+           mpm_settings=ONE_CHILD, mpm="event"):
+    h = Httpd(mpm, prefix="mp-bench-%s-" % name)
     h.launcher = ["taskset", "-c", "0"]
     for path, text in files.items():
         h.write("htdocs/app/" + path, text)
@@ -225,7 +225,7 @@ def server(name, files, conf, python_module=MODULE, env=None, modules=(),
 APP = "<Directory {app}>\n    SetHandler mod_python\n    PythonHandler %s\n</Directory>\n"
 
 
-def hello_servers(suffix="", mpm_settings=ONE_CHILD):
+def hello_servers(suffix="", mpm_settings=ONE_CHILD, mpm="event"):
     """The C handler and mod_python 4's hello world."""
     return {
         # The same tree and section as the Python handlers: httpd walks the
@@ -233,30 +233,32 @@ def hello_servers(suffix="", mpm_settings=ONE_CHILD):
         "c": server("c" + suffix, {"hello.txt": BODY.decode()},
                     "LoadModule bench_hello_module %s\n" % C_MODULE +
                     "<Directory {app}>\n    SetHandler bench-hello\n</Directory>\n",
-                    python_module=None, mpm_settings=mpm_settings),
+                    python_module=None, mpm_settings=mpm_settings, mpm=mpm),
         "mp4": server("mp4" + suffix, {"hello.py": HELLO}, APP % "hello",
-                      mpm_settings=mpm_settings),
+                      mpm_settings=mpm_settings, mpm=mpm),
     }
 
 
-def servers():
+def servers(mpm_settings=ONE_CHILD, mpm="event"):
+    """Every server of the table (bench/instructions.py: prefork, -X)."""
     app = APP
     frozen = "PythonImport mod_python.apache::freeze_modules localhost\n"
-    s = dict(hello_servers(), **{
+    kw = {"mpm_settings": mpm_settings, "mpm": mpm}
+    s = dict(hello_servers(**kw), **{
         "floor": server("floor", {"hello_floor.py": FLOOR_HELLO},
                         "LoadModule bench_pyfloor_module %s\n" % FLOOR_MODULE +
                         "BenchPyFloorScript {app}/hello_floor.py\n"
                         "<Directory {app}>\n    SetHandler bench-pyfloor\n</Directory>\n",
-                        python_module=None),
+                        python_module=None, **kw),
         "mp4_chain": server("mp4_chain", dict(CHAIN, **{"page.py": CHAIN_HANDLER}),
-                            app % "page"),
+                            app % "page", **kw),
         "mp4_frozen": server("mp4_frozen", dict(CHAIN, **{"page.py": CHAIN_HANDLER}),
-                             frozen + app % "page"),
+                             frozen + app % "page", **kw),
         "mp35": server("mp35", {"hello.py": HELLO}, app % "hello",
-                       python_module=MP35_MODULE, env={"PYTHONPATH": ""}),
+                       python_module=MP35_MODULE, env={"PYTHONPATH": ""}, **kw),
         "wsgi": server("wsgi", {"hello.wsgi": WSGI_HELLO},
                        "LoadModule wsgi_module %s\nWSGIScriptAlias / {app}/hello.wsgi\n"
-                       % WSGI_MODULE, python_module=None),
+                       % WSGI_MODULE, python_module=None, **kw),
     })
     return s
 
