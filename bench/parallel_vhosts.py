@@ -180,11 +180,17 @@ def build_module(minor, prefix, tree):
     return os.path.join(tree, "src", ".libs", "mod_python.so")
 
 
+def python_cmd(prefix, minor, code):
+    """(argv, env) running `code` in the plain Python of `prefix`."""
+    return ([os.path.join(prefix, "bin", "python" + minor), "-c", code],
+            {"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": os.path.join(prefix, "lib"),
+             "PYTHONHOME": prefix})
+
+
 def python_run(prefix, minor, code):
-    env = {"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": os.path.join(prefix, "lib"),
-           "PYTHONHOME": prefix}
-    return subprocess.run([os.path.join(prefix, "bin", "python" + minor), "-c", code],
-                          env=env, check=True, capture_output=True, text=True).stdout.strip()
+    argv, env = python_cmd(prefix, minor, code)
+    return subprocess.run(argv, env=env, check=True, capture_output=True,
+                          text=True).stdout.strip()
 
 
 def calibrate(prefix, minor):
@@ -339,18 +345,18 @@ def measured(what, fn, args):
     """fn() -> (figures, other processes' CPU %), after a wait for a quiet
     machine; measured again (twice more at most) while other processes
     used more than --max-other % of a core meanwhile, and the least
-    disturbed attempt kept.  (figures, others %, attempts)."""
+    disturbed attempt kept.  (figures, others %, attempts made)."""
     best = None
     for attempt in range(1, 4):
         wait_quiet(args.quiet_wait)
         got, other = fn()
         if best is None or other < best[1]:
-            best = (got, other, attempt)
+            best = (got, other)
         if other <= args.max_other:
             break
         print("  %s: other processes used %.0f%% of a core meanwhile%s" % (
             what, other, ", measuring again" if attempt < 3 else ""), file=sys.stderr)
-    return best
+    return best + (attempt,)
 
 
 CEILING = WORK + '''
@@ -368,12 +374,9 @@ def ceiling(prefix, minor, n_work, seconds):
     Python processes, one alone and then two at once.  ((loops/s of one,
     loops/s of two together), other processes' CPU % during the two)."""
     def run(count):
-        env = {"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": os.path.join(prefix, "lib"),
-               "PYTHONHOME": prefix}
-        code = CEILING.format(n=n_work, seconds=seconds)
+        argv, env = python_cmd(prefix, minor, CEILING.format(n=n_work, seconds=seconds))
         m0, k0, w0 = machine_busy(), children_cpu(), time.time()
-        procs = [subprocess.Popen([os.path.join(prefix, "bin", "python" + minor), "-c", code],
-                                  env=env, stdout=subprocess.PIPE, text=True)
+        procs = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
                  for _ in range(count)]
         try:
             loops = sum(int(p.communicate()[0]) for p in procs)
