@@ -86,10 +86,7 @@ static apr_hash_t *filters_merge(apr_pool_t *p, apr_hash_t *base, apr_hash_t *ad
  * merge, as it is, with nothing allocated. */
 static int dir_config_empty(const mp_dir_config *c)
 {
-    for (int i = 0; i < MP_NPHASES; i++)
-        if (c->handlers[i])
-            return 0;
-    return apr_is_empty_table(c->directives) && apr_is_empty_table(c->options) &&
+    return !c->phases && apr_is_empty_table(c->directives) && apr_is_empty_table(c->options) &&
            c->debug == -1 && c->autoreload == -1 && c->per_directory == -1 &&
            c->per_directive == -1 && c->enable_pdb == -1 && !c->interpreter &&
            !c->python_path && !c->filters[0] && !c->filters[1];
@@ -112,6 +109,7 @@ void *mp_merge_dir_config(apr_pool_t *p, void *basev, void *addv)
      * rule): lists are not concatenated across sections. */
     for (int i = 0; i < MP_NPHASES; i++)
         MERGE_PTR(handlers[i]);
+    c->phases = base->phases | add->phases;
     c->directives = table_merge(p, base->directives, add->directives);
     c->options = table_merge(p, base->options, add->options);
     c->importer_path = c->options == add->options ? add->importer_path
@@ -353,6 +351,7 @@ static const char *add_handlers(cmd_parms *cmd, mp_dir_config *conf, mp_phase ph
         return apr_pstrcat(cmd->pool, cmd->cmd->name,
                            " requires at least one module[::object]", NULL);
     conf->handlers[phase] = list;
+    conf->phases |= 1u << phase;
     return NULL;
 }
 

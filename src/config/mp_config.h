@@ -61,6 +61,7 @@ typedef struct {
 
 typedef struct {
     apr_array_header_t *handlers[MP_NPHASES]; /* mp_handler; NULL = unset */
+    unsigned phases;         /* bit (1 << phase) set: handlers[phase] is */
     apr_table_t *directives; /* req.get_config() */
     apr_table_t *options;    /* req.get_options() */
     int debug;               /* -1 = unset in all of these */

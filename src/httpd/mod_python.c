@@ -46,61 +46,64 @@ static void mp_child_init(apr_pool_t *p, server_rec *s)
     mp_run_imports(s);
 }
 
+/* Whether a phase in `phases` (bits 1 << mp_phase) may have a Python
+ * handler for `r`: one is configured, or Python already ran for the
+ * request (r->request_config holds mod_python's state then), which may
+ * have added some (req.add_handler).  Every hook of every request asks
+ * first: most have nothing to do, and answer here without a call. */
+static inline int wanted(const request_rec *r, unsigned phases)
+{
+    const mp_dir_config *c = mp_dir_conf(r);
+
+    return (c && (c->phases & phases)) ||
+           ap_get_module_config(r->request_config, &python_module) != NULL;
+}
+
+#define BIT(phase) (1u << (phase))
+
 static int mp_post_read_request(request_rec *r)
 {
-    int rc = mp_run_init_phase(r, 1);
+    int rc;
 
+    if (!wanted(r, BIT(MP_INIT) | BIT(MP_POST_READ_REQUEST)))
+        return DECLINED;
+    rc = mp_run_init_phase(r, 1);
     if (rc != OK && rc != DECLINED)
         return rc;
     return mp_run_phase(r, MP_POST_READ_REQUEST);
 }
 
-static int mp_trans(request_rec *r)
-{
-    return mp_run_phase(r, MP_TRANS);
-}
-
 static int mp_header_parser(request_rec *r)
 {
-    int rc = mp_run_init_phase(r, 0);
+    int rc;
 
+    if (!wanted(r, BIT(MP_INIT) | BIT(MP_HEADER_PARSER)))
+        return DECLINED;
+    rc = mp_run_init_phase(r, 0);
     if (rc != OK && rc != DECLINED)
         return rc;
     return mp_run_phase(r, MP_HEADER_PARSER);
 }
 
-static int mp_access(request_rec *r)
-{
-    return mp_run_phase(r, MP_ACCESS);
-}
+/* The hook of a phase with nothing else to do. */
+#define PHASE_HOOK(fn, phase) \
+    static int fn(request_rec *r) \
+    { \
+        return wanted(r, BIT(phase)) ? mp_run_phase(r, phase) : DECLINED; \
+    }
 
-static int mp_authen(request_rec *r)
-{
-    return mp_run_phase(r, MP_AUTHEN);
-}
-
-static int mp_authz(request_rec *r)
-{
-    return mp_run_phase(r, MP_AUTHZ);
-}
-
-static int mp_type(request_rec *r)
-{
-    return mp_run_phase(r, MP_TYPE);
-}
-
-static int mp_fixup(request_rec *r)
-{
-    return mp_run_phase(r, MP_FIXUP);
-}
-
-static int mp_handler_hook(request_rec *r)
-{
-    return mp_run_phase(r, MP_HANDLER);
-}
+PHASE_HOOK(mp_trans, MP_TRANS)
+PHASE_HOOK(mp_access, MP_ACCESS)
+PHASE_HOOK(mp_authen, MP_AUTHEN)
+PHASE_HOOK(mp_authz, MP_AUTHZ)
+PHASE_HOOK(mp_type, MP_TYPE)
+PHASE_HOOK(mp_fixup, MP_FIXUP)
+PHASE_HOOK(mp_handler_hook, MP_HANDLER)
 
 static int mp_log(request_rec *r)
 {
+    if (!wanted(r, BIT(MP_LOG) | BIT(MP_CLEANUP)))
+        return DECLINED;
     mp_register_cleanup_phase(r);
     return mp_run_phase(r, MP_LOG);
 }
