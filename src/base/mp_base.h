@@ -46,7 +46,8 @@ const char *mp_str_to_c(apr_pool_t *p, PyObject *o, const char *what, int no_crl
 PyObject *mp_str_from_c(const char *s);
 /* Data to send: a bytes-like object as it is, a str by the same rule
  * (UTF-8 with surrogateescape), in `buf` (PyBuffer_Release() it).  -1 with
- * TypeError naming `what` for anything else. */
+ * TypeError naming `what` for anything else.  `o` must outlive the use of
+ * `buf` (bytes and ASCII str are lent, not referenced). */
 int mp_data_buffer(PyObject *o, Py_buffer *buf, const char *what);
 
 /* PythonOption key as a switch: 1 (On, 1, true, yes), 0 (Off, 0, false,

@@ -56,9 +56,22 @@ int mp_data_buffer(PyObject *o, Py_buffer *buf, const char *what)
     PyObject *b;
     int rc;
 
-    if (PyUnicode_Check(o) && PyUnicode_IS_ASCII(o))
-        return (s = PyUnicode_AsUTF8AndSize(o, &n))
-               ? PyBuffer_FillInfo(buf, o, (void *)s, n, 1, PyBUF_SIMPLE) : -1;
+    /* bytes and ASCII str, the common cases: their memory as it is, for as
+     * long as `o` lives (the caller's argument), nothing to release. */
+    if (PyBytes_CheckExact(o) || (PyUnicode_Check(o) && PyUnicode_IS_ASCII(o))) {
+        if (PyBytes_CheckExact(o)) {
+            s = PyBytes_AS_STRING(o);
+            n = PyBytes_GET_SIZE(o);
+        } else if (!(s = PyUnicode_AsUTF8AndSize(o, &n))) {
+            return -1;
+        }
+        memset(buf, 0, sizeof(*buf));
+        buf->buf = (void *)s;
+        buf->len = n;
+        buf->readonly = 1;
+        buf->itemsize = 1;
+        return 0;
+    }
     if (PyUnicode_Check(o)) {
         if (!(b = PyUnicode_AsEncodedString(o, "utf-8", "surrogateescape")))
             return -1;
