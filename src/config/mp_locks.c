@@ -176,7 +176,10 @@ apr_status_t mp_locks_create(server_rec *s)
     }
     if (!(set = set_new(s, p, n, dir)))
         return APR_EGENERAL;
-    apr_pool_userdata_setn(set, SET_KEY, NULL, p);
+    /* _set, not _setn: the key is copied into the process pool.  A restart
+     * unloads this module and may map it again elsewhere; a key left
+     * pointing at the old mapping crashed the next lookup. */
+    apr_pool_userdata_set(set, SET_KEY, NULL, p);
     current = set;
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, MPLOG_LOCKS_CREATED
                  "mod_python: %d locks for _global_lock, mechanism %s%s%s", n,
