@@ -23,6 +23,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 APPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apps")
 # MP_MODULE: another build of the module (the ASan one, say).
 MODULE = os.environ.get("MP_MODULE") or os.path.join(ROOT, "src", ".libs", "mod_python.so")
+# The tree it was built in (ROOT: this one), and the mod_python.version its
+# configure made there: the build's facts.
+BUILD_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(MODULE)))
+BUILD_VERSION_PY = os.path.join(BUILD_ROOT, "lib", "python", "mod_python", "version.py")
 # MP_PYTHON_HOME: the prefix of the Python that build embeds, when it is not
 # the system's (scripts/matrix.py): every configuration that loads the
 # module says PythonHome PYTHON_HOME.
@@ -93,6 +97,14 @@ def needs_system_packages(*names):
     return pytest.mark.skipif(PYTHON_HOME is not None, reason=(
         "needs the system Python's %s (/usr/lib/python3/dist-packages); the module "
         "embeds the Python in %s" % (", ".join(names), PYTHON_HOME)))
+
+
+def run_embedded_python(code, *args):
+    """stdout of `code` run by the python3 of the Python the module embeds
+    (the system's, or MP_PYTHON_HOME's): what that Python reads and says."""
+    exe = os.path.join(PYTHON_HOME, "bin", "python3") if PYTHON_HOME else "/usr/bin/python3"
+    return subprocess.run([exe, "-c", code] + list(args), env={"PATH": CLEAN_PATH},
+                          capture_output=True, text=True, check=True).stdout
 
 
 def python_home_line():
@@ -177,8 +189,11 @@ class Httpd:
         os.makedirs(self.path("logs"))
         user = pwd.getpwnam(RUN_USER)
         os.chown(self.path("logs"), user.pw_uid, user.pw_gid)
-        # The Python half, where the unprivileged children can read it.
+        # The Python half, where the unprivileged children can read it,
+        # with the version.py that the module's build made (its facts).
         shutil.copytree(os.path.join(ROOT, "lib", "python"), self.path("lib"))
+        if os.path.isfile(BUILD_VERSION_PY):
+            shutil.copyfile(BUILD_VERSION_PY, self.path("lib", "mod_python", "version.py"))
         self.pidfile = self.path("run", "httpd.pid")
         self.error_log = self.path("logs", "error.log")
         self.conf = self.path("httpd.conf")
