@@ -402,6 +402,8 @@ def test_session_page(srv):
     assert r.status == 500 and "page failed" in r.text
     r = srv.request("/psp/session_fail.psp", headers={"Cookie": cookie}, timeout=10)
     assert ok(r) == "n=3\n"
+    if srv.mpm == "prefork":   # a DbmSession, in the test's own tree
+        assert [f for f in os.listdir(srv.path("cache")) if f.startswith("mp_sess.dbm")]
 
 
 # ------------------------------------------------------------ threads
