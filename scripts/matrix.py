@@ -22,6 +22,10 @@ SYSTEM_MINOR = subprocess.run([pythons.SYSTEM, "-c", "import sys; print('%d.%d' 
                               capture_output=True, text=True, check=True).stdout.strip()
 
 
+def minutes(seconds):
+    return "%dm%02ds" % divmod(int(seconds), 60)
+
+
 def counts(junit):
     """(passed, failed, skipped) from pytest's JUnit XML."""
     n = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
@@ -69,7 +73,7 @@ def main(argv):
     versions = ["system"] + sorted(builds)
     if asked:
         versions = ["system" if a == SYSTEM_MINOR else a for a in asked]
-    rows, failed = [], False
+    rows, failed, began = [], False, time.monotonic()
     for v in versions:
         if v == "system" and skip_system:
             continue
@@ -83,12 +87,13 @@ def main(argv):
         row = run_version(SYSTEM_MINOR if v == "system" else v, prefix, pytest_args)
         failed |= row[0] != "passed" or row[2] != 0
         label = "%s (system)" % SYSTEM_MINOR if v == "system" else os.path.basename(prefix)
-        rows.append([label] + row + ["%dm%02ds" % divmod(int(time.monotonic() - start), 60)])
+        rows.append([label] + row + [minutes(time.monotonic() - start)])
     head = ["Python", "Check", "passed", "failed", "skipped", "time"]
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     print("\n== matrix")
     for r in [head] + rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    print("total %s: %s" % (minutes(time.monotonic() - began), "FAILED" if failed else "passed"))
     return 1 if failed else 0
 
 
