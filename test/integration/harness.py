@@ -23,6 +23,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 APPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apps")
 # MP_MODULE: another build of the module (the ASan one, say).
 MODULE = os.environ.get("MP_MODULE") or os.path.join(ROOT, "src", ".libs", "mod_python.so")
+# The tree it was built in (ROOT: this one), and the mod_python.version its
+# configure made there: the build's facts.
+BUILD_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(MODULE)))
+BUILD_VERSION_PY = os.path.join(BUILD_ROOT, "lib", "python", "mod_python", "version.py")
+# MP_PYTHON_HOME: the prefix of the Python that build embeds, when it is not
+# the system's (scripts/matrix.py): every configuration that loads the
+# module says PythonHome PYTHON_HOME.
+PYTHON_HOME = os.environ.get("MP_PYTHON_HOME") or None
 # MP_ASAN=1: the module was built with ASan + UBSan; preload their runtimes
 # into httpd and fail a test whose server wrote a report.
 ASAN = os.environ.get("MP_ASAN") == "1"
@@ -79,6 +87,30 @@ def edit_visible(path, text):
     with open(path, "w") as f:
         f.write(text)
     os.utime(path, ns=(old + 10**9, old + 10**9))
+
+
+def needs_system_packages(*names):
+    """A mark for tests that import Debian's packages `names` (python3-flask,
+    ...), in /usr/lib/python3/dist-packages: only the system Python has
+    them, so they are skipped when the module embeds another one."""
+    import pytest
+    return pytest.mark.skipif(PYTHON_HOME is not None, reason=(
+        "needs the system Python's %s (/usr/lib/python3/dist-packages); the module "
+        "embeds the Python in %s" % (", ".join(names), PYTHON_HOME)))
+
+
+def run_embedded_python(code, *args):
+    """stdout of `code` run by the python3 of the Python the module embeds
+    (the system's, or MP_PYTHON_HOME's): what that Python reads and says."""
+    exe = os.path.join(PYTHON_HOME, "bin", "python3") if PYTHON_HOME else "/usr/bin/python3"
+    return subprocess.run([exe, "-c", code] + list(args), env={"PATH": CLEAN_PATH},
+                          capture_output=True, text=True, check=True).stdout
+
+
+def python_home_line():
+    """The PythonHome line a configuration that loads the module needs
+    ("" for the system Python)."""
+    return "PythonHome %s\n" % PYTHON_HOME if PYTHON_HOME else ""
 
 
 def one_child(mpm, threads=16):
@@ -157,8 +189,11 @@ class Httpd:
         os.makedirs(self.path("logs"))
         user = pwd.getpwnam(RUN_USER)
         os.chown(self.path("logs"), user.pw_uid, user.pw_gid)
-        # The Python half, where the unprivileged children can read it.
+        # The Python half, where the unprivileged children can read it,
+        # with the version.py that the module's build made (its facts).
         shutil.copytree(os.path.join(ROOT, "lib", "python"), self.path("lib"))
+        if os.path.isfile(BUILD_VERSION_PY):
+            shutil.copyfile(BUILD_VERSION_PY, self.path("lib", "mod_python", "version.py"))
         self.pidfile = self.path("run", "httpd.pid")
         self.error_log = self.path("logs", "error.log")
         self.conf = self.path("httpd.conf")
@@ -207,15 +242,18 @@ class Httpd:
                            port2=self.port2, **fields)
 
     def config(self, body, loglevel="notice", modules=(), mpm_settings=None,
-               python_module=MODULE):
+               python_module=MODULE, python_home=True):
         """Write httpd.conf: our module from the build tree (or another
-        `python_module`, or none), then `body`."""
+        `python_module`, or none), PythonHome MP_PYTHON_HOME if set (unless
+        not `python_home`), then `body`."""
         mods = ["authz_core", "authn_core", "authz_user", "mime",
                 "alias", "dir"] + list(modules)
         loads = "\n".join("LoadModule %s_module %s/mod_%s.so" % (m, MODULES_DIR, m)
                           for m in mods)
         if python_module:
             loads += "\nLoadModule python_module %s" % python_module
+            if python_home and PYTHON_HOME:
+                loads += "\n" + python_home_line()
         conf = """
             ServerRoot {root}
             Listen 127.0.0.1:{port}

@@ -24,7 +24,7 @@ import textwrap
 import pytest
 
 from conftest import MPMS
-from harness import ROOT, RUN_USER, Httpd, one_child, read_file, wait_for
+from harness import ROOT, RUN_USER, Httpd, one_child, python_home_line, read_file, wait_for
 
 LIB = os.path.join(ROOT, "lib", "python")
 sys.path.insert(0, LIB)
@@ -288,7 +288,7 @@ def generated_server(mpm, pythonhandler, **kw):
             user=RUN_USER, group=RUN_USER, **kw)
         h.conf = h.path("conf", "httpd.conf")
         with open(h.conf, "w") as f:
-            f.write(run_python(open(script).read(), ours=True))
+            f.write(run_python(open(script).read(), ours=True) + python_home_line())
         h.pidfile = h.path("logs", "httpd.pid")
         h.error_log = h.path("logs", "error_log")
         ok, out = h.configtest()

@@ -19,7 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from harness import RUN_USER, Httpd, one_child, wait_for
+from harness import RUN_USER, Httpd, needs_system_packages, one_child, wait_for
+
+pytestmark = needs_system_packages("flask", "django")
 
 DATA = os.urandom(300000)
 ADMIN_PASSWORD = "correct horse battery"

@@ -96,7 +96,7 @@ def test_foreign_python_on_path_does_not_break_startup(httpd_factory):
     os.symlink("python3", os.path.join(fake, "python"))
     h.extra_env["PATH"] = fake + ":/usr/sbin:/usr/bin:/sbin:/bin"
     h.extra_env["PYTHONHOME"] = ""
-    serve(h)
+    h.config(h.install_app("lifecycle"), python_home=False)   # not even MP_PYTHON_HOME's
     h.start()
     assert h.get("/x").status == 200, h.log()
 

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from harness import HTTPD, MODULES_DIR, ROOT, Httpd, one_child, read_file, wait_for
+from harness import BUILD_ROOT, HTTPD, MODULES_DIR, ROOT, Httpd, one_child, read_file, wait_for
 
 MPMS = ["prefork", "worker", "event"]
 
@@ -475,9 +475,10 @@ def test_version_module_has_the_build_facts(srv):
     assert v["LIBEXECDIR"] == MODULES_DIR
     assert os.path.isdir(v["SYSCONFDIR"])
     assert v["PYTHON_BIN"] == d["executable"] and os.access(v["PYTHON_BIN"], os.X_OK)
-    assert v["TEST_MOD_PYTHON_SO"] == os.path.join(ROOT, "src", ".libs", "mod_python.so")
+    # the build loaded (MP_MODULE's, or this tree's)
+    assert v["TEST_MOD_PYTHON_SO"] == os.path.join(BUILD_ROOT, "src", ".libs", "mod_python.so")
     assert os.path.isfile(v["TEST_MOD_PYTHON_SO"])
-    assert v["TESTHOME"] == os.path.join(ROOT, "test") and os.path.isdir(v["TESTHOME"])
+    assert v["TESTHOME"] == os.path.join(BUILD_ROOT, "test") and os.path.isdir(v["TESTHOME"])
 
 
 def test_version_module_outside_httpd():

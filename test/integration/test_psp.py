@@ -23,7 +23,7 @@ import time
 import pytest
 
 from conftest import MPMS
-from harness import ROOT, RUN_USER, Httpd, one_child, threaded
+from harness import ROOT, RUN_USER, Httpd, one_child, run_embedded_python, threaded
 
 MPM_PARAMS = [m for m in ("event", "prefork") if m in MPMS]
 
@@ -358,11 +358,13 @@ def test_compiled_once_then_again_after_an_edit(srv):
 
 
 def test_dbm_cache(srv):
-    import dbm
     assert ok(srv.request("/dbm/page.psp")) == "dbm 42\n"
     page = os.path.join(srv.htdocs, "dbm", "page.psp")
-    with dbm.open(srv.path("cache", "psp.db"), "r") as db:
-        assert page.encode() in db.keys()
+    # read by the embedded Python's dbm (3.13's default is dbm.sqlite3)
+    keys = run_embedded_python("import dbm, sys\nwith dbm.open(sys.argv[1], 'r') as db:\n"
+                               "    print('\\n'.join(k.decode() for k in db.keys()))",
+                               srv.path("cache", "psp.db"))
+    assert page in keys.splitlines(), keys
     assert ok(srv.request("/dbm/page.psp")) == "dbm 42\n"
     put(srv, "dbm/page.psp", "dbm edited <%= 6 * 9 %>\n")
     assert ok(srv.request("/dbm/page.psp")) == "dbm edited 54\n"
@@ -400,6 +402,8 @@ def test_session_page(srv):
     assert r.status == 500 and "page failed" in r.text
     r = srv.request("/psp/session_fail.psp", headers={"Cookie": cookie}, timeout=10)
     assert ok(r) == "n=3\n"
+    if srv.mpm == "prefork":   # a DbmSession, in the test's own tree
+        assert [f for f in os.listdir(srv.path("cache")) if f.startswith("mp_sess.dbm")]
 
 
 # ------------------------------------------------------------ threads
