@@ -5,7 +5,7 @@ With `own` each virtual host's sub-interpreter has its own GIL (PEP 684,
 Python 3.12+), so CPU-bound handlers of two hosts can run on two cores at
 once; with `shared` (the default) they take turns.  The module is built
 here against pyenv's 3.12 (or 3.13) build, as
-test/integration/test_python_versions.py builds it, from a copy of the
+scripts/pythons.py builds it (as the test matrix does), from a copy of the
 files git tracks; the system Python (3.11) has no own GIL, so without such
 a build the script says so and exits 0.
 
@@ -75,7 +75,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "test", "integration"))
 from harness import Httpd, one_child  # noqa: E402
-from test_python_versions import pyenv_builds, readable_copy  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from pythons import build, pyenv_builds, readable_copy  # noqa: E402
 from run import environment  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -160,25 +161,6 @@ def cleanup(servers):
 
 
 # ------------------------------------------------------------------ build
-
-def build_module(minor, prefix, tree):
-    """mod_python.so built against `prefix`'s Python `minor` in `tree`, as
-    test_python_versions builds it (its module_for fixture)."""
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True,
-                           capture_output=True).stdout.split(b"\0")
-    subprocess.run(["cp", "--parents", "-t", tree] + [f.decode() for f in files if f],
-                   cwd=ROOT, check=True)
-    subprocess.run(["autoconf"], cwd=tree, check=True, capture_output=True)
-    subprocess.run(["./configure", "-q", "--with-python=%s/bin/python%s" % (prefix, minor)],
-                   cwd=tree, check=True, capture_output=True)
-    lib = os.path.join(prefix, "lib")
-    out = subprocess.run(["make", "PY_LIBDIR=" + lib,
-                          "PY_LIBS=-L%s -lpython%s -ldl -lm" % (lib, minor)],
-                         cwd=tree, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError("build failed:\n" + out.stdout[-3000:] + out.stderr[-3000:])
-    return os.path.join(tree, "src", ".libs", "mod_python.so")
-
 
 def python_cmd(prefix, minor, code):
     """(argv, env) running `code` in the plain Python of `prefix`."""
@@ -637,7 +619,7 @@ def main():
     servers = []
     try:
         print("building mod_python against %s ..." % prefix, file=sys.stderr)
-        so = build_module(minor, prefix, tree)
+        so = build(tree, minor, prefix)
         wait_quiet(args.quiet_wait)
         n_work = calibrate(prefix, minor)
         info = {"python": python_run(prefix, minor, "import sys; print(sys.version.split()[0])")}
