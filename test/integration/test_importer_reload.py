@@ -132,8 +132,9 @@ def test_reloads_do_not_grow_memory(mk):
     # the GC alone this count climbs with every reload
     assert alive <= 2 and max(samples) <= 6, (alive, samples)
     # bounded: after the allocator's arenas (one per thread) warmed up,
-    # 80 more reloads of 1 MB each leave RSS about where it was
-    assert rss - rss40 < 8 * 2**20, (rss0, rss40, rss)
+    # 80 more reloads of 1 MB each leave RSS about where it was (3.12's
+    # arenas took up to 9 MB more under load; unbounded, it is 80 MB)
+    assert rss - rss40 < 16 * 2**20, (rss0, rss40, rss)
     assert rss - rss0 < 40 * 2**20, (rss0, rss40, rss)
 
 
