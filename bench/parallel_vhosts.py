@@ -74,7 +74,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "test", "integration"))
-from harness import Httpd, one_child  # noqa: E402
+from harness import Httpd, handler_vhost, one_child  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from pythons import build, pyenv_builds, readable_copy  # noqa: E402
 from run import environment  # noqa: E402
@@ -127,17 +127,6 @@ for _ in range(3):
 print(int(statistics.median(rates) * {target} / 1000.0))
 '''
 
-VHOST = """
-<VirtualHost 127.0.0.1:{port}>
-    ServerName {name}
-    PythonInterpreterGIL {gil}
-    DocumentRoot {d}
-    <Directory {d}>
-        SetHandler mod_python
-        PythonHandler handler
-{inner}    </Directory>
-</VirtualHost>
-"""
 
 
 class Stop(Exception):
@@ -212,7 +201,7 @@ def server(so, prefix, gil, n_work, hosts, debug=False):
         # last 2 s only after 100 ms without an event (a writer may still
         # have it open), which would count in a first request's time.
         os.utime(p, (time.time() - 60, time.time() - 60))
-        body += VHOST.format(port=h.port, name=name, gil=gil, d=d, inner=inner)
+        body += handler_vhost(h, name, d, "PythonInterpreterGIL " + gil, inner)
     h.config(body, loglevel=loglevel, modules=modules,
              mpm_settings=one_child("worker", THREADS), python_module=so)
     h.gil = gil

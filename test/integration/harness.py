@@ -113,6 +113,24 @@ def python_home_line():
     return "PythonHome %s\n" % PYTHON_HOME if PYTHON_HOME else ""
 
 
+def handler_vhost(h, name, directory, extra="", inner=""):
+    """A <VirtualHost> `name` on h's port whose `directory` runs
+    `PythonHandler handler`; `extra`: lines for the virtual host, `inner`:
+    for its <Directory>."""
+    return """
+<VirtualHost 127.0.0.1:{port}>
+    ServerName {name}
+    DocumentRoot {d}
+    {extra}
+    <Directory {d}>
+        SetHandler mod_python
+        PythonHandler handler
+        {inner}
+    </Directory>
+</VirtualHost>
+""".format(port=h.port, name=name, d=directory, extra=extra, inner=inner)
+
+
 def one_child(mpm, threads=16):
     """Settings for a single child process: what a test counts is then the
     state of one process."""

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from harness import Httpd, one_child, threaded, wait_for
+from harness import Httpd, handler_vhost, one_child, threaded, wait_for
 from test_python_versions import module_for  # noqa: F401 (a fixture)
 
 MPMS = ["worker", "event"]
@@ -46,10 +46,11 @@ EVERY_TYPE = r"""import os
 from mod_python import apache
 
 def outputfilter(filter):
-    s = filter.read()
-    while s:
-        filter.write(s.upper())
+    while True:
         s = filter.read()
+        if not s:
+            break
+        filter.write(s.upper())
     if s is None:
         filter.close()
 
@@ -76,18 +77,7 @@ PyMODINIT_FUNC PyInit_legacyext(void) { return PyModule_Create(&def); }
 
 
 def vhost(h, name, gil, directory, inner=""):
-    return """
-<VirtualHost 127.0.0.1:{port}>
-    ServerName {name}
-    PythonInterpreterGIL {gil}
-    DocumentRoot {d}
-    <Directory {d}>
-        SetHandler mod_python
-        PythonHandler handler
-        {inner}
-    </Directory>
-</VirtualHost>
-""".format(port=h.port, name=name, gil=gil, d=directory, inner=inner)
+    return handler_vhost(h, name, directory, "PythonInterpreterGIL " + gil, inner)
 
 
 def two_hosts(mpm, prefix, so, gil, handler=HANDLER, inner=""):
