@@ -50,10 +50,12 @@ typedef struct mp_handler_names {
     PyObject *module;   /* "mod" */
     PyObject *path;     /* [handler directory], or NULL */
     PyObject *attrs;    /* ("a", "b") for "mod::a.b" */
+    mp_import_memo memo; /* the module's last import (configured handlers) */
 } mp_handler_names;
 
 static void names_clear(mp_handler_names *n)
 {
+    mp_import_memo_clear(&n->memo);
     Py_CLEAR(n->module);
     Py_CLEAR(n->path);
     Py_CLEAR(n->attrs);
@@ -117,7 +119,7 @@ nomem:
 
 /* The cached names of configured handler `h` in `in` (borrowed), made on
  * first use; NULL with an exception if they cannot be made. */
-static const mp_handler_names *names_cached(mp_interp *in, const mp_handler *h)
+static mp_handler_names *names_cached(mp_interp *in, const mp_handler *h)
 {
     mp_pystate *st = mp_pystate_of(in);
     mp_handler_names *n;
@@ -196,11 +198,14 @@ static PyObject *resolve_object(PyObject *mod, PyObject *attrs, PyObject *arg, i
     return obj;
 }
 
-static PyObject *handler_object(mp_interp *in, const mp_handler_names *n, PyObject *arg,
-                                int silent)
+/* A configured handler's names are kept: its import goes through their
+ * memo. */
+static PyObject *handler_object(mp_interp *in, mp_handler_names *n, int kept,
+                                PyObject *arg, int silent)
 {
-    PyObject *mod = mp_importer_import(mp_pystate_of(in)->importer, n->module, -1, -1,
-                                       n->path);
+    PyObject *imp = mp_pystate_of(in)->importer;
+    PyObject *mod = kept ? mp_importer_import_memo(imp, &n->memo, n->module, n->path)
+                         : mp_importer_import(imp, n->module, -1, -1, n->path);
     PyObject *obj = mod ? resolve_object(mod, n->attrs, arg, silent) : NULL;
 
     Py_XDECREF(mod);
@@ -210,9 +215,9 @@ static PyObject *handler_object(mp_interp *in, const mp_handler_names *n, PyObje
 PyObject *mp_handler_object(mp_interp *in, const mp_handler *h, PyObject *arg)
 {
     mp_handler_names own;
-    const mp_handler_names *n = h->id ? names_cached(in, h)
-                                      : names_make(&own, h) == 0 ? &own : NULL;
-    PyObject *obj = n ? handler_object(in, n, arg, h->silent) : NULL;
+    mp_handler_names *n = h->id ? names_cached(in, h)
+                                : names_make(&own, h) == 0 ? &own : NULL;
+    PyObject *obj = n ? handler_object(in, n, n != &own, arg, h->silent) : NULL;
 
     if (n == &own)
         names_clear(&own);

@@ -408,6 +408,7 @@ static PyObject *import_slow(mp_importer *imp, mp_entry *e, int check, int log,
          * the load's exception is pending). */
         PyObject *exc = PyErr_GetRaisedException();
         PyDict_DelItem(imp->cache, e->path);
+        imp->changes++;
         PyErr_SetRaisedException(exc);
     }
     entry_unlock(imp, e);
@@ -475,6 +476,30 @@ static int request_remember(mp_imp_request *rq, PyObject *path, PyObject *m)
     return PyDict_SetItem(rq->modules, path, m);
 }
 
+/* The request's own module for `path` (a new reference), or NULL. */
+static PyObject *request_first(mp_importer *imp, mp_imp_request *rq, PyObject *path)
+{
+    PyObject *m = rq ? request_module(rq, path) : NULL;
+
+    if (m) {
+        Py_INCREF(m);
+        note_child(imp, path);
+    }
+    return m;
+}
+
+/* `m` (a new reference, or NULL), found for e, as a dependency and as the
+ * request's module for its path.  Partial modules (cycles) are neither. */
+static PyObject *deliver(mp_importer *imp, mp_imp_request *rq, mp_entry *e, PyObject *m)
+{
+    if (m && m != e->loading) {
+        note_child(imp, e->path);
+        if (rq && request_remember(rq, e->path, m) < 0)
+            Py_CLEAR(m);
+    }
+    return m;
+}
+
 PyObject *mp_imp_import_path(mp_importer *imp, PyObject *path,
                              const struct stat *st, int check,
                              unsigned long epoch, int log)
@@ -483,11 +508,8 @@ PyObject *mp_imp_import_path(mp_importer *imp, PyObject *path,
     PyObject *m;
     mp_entry *e;
 
-    if (rq && (m = request_module(rq, path))) {
-        Py_INCREF(m);
-        note_child(imp, path);
+    if ((m = request_first(imp, rq, path)))
         return m;
-    }
     if (!(e = entry_get(imp, path)))
         return NULL;
     if (st && st->st_nlink == 0)
@@ -499,13 +521,88 @@ PyObject *mp_imp_import_path(mp_importer *imp, PyObject *path,
     } else {
         m = import_slow(imp, e, check, log, epoch);
     }
-    /* Partial modules (cycles) are not dependencies, nor cached per request. */
-    if (m && m != e->loading) {
-        note_child(imp, path);
-        if (rq && request_remember(rq, path, m) < 0)
-            Py_CLEAR(m);
-    }
+    m = deliver(imp, rq, e, m);
     Py_DECREF(e);
+    return m;
+}
+
+/* ------------------------------------------------------------ memos */
+
+void mp_import_memo_clear(mp_import_memo *memo)
+{
+    PyObject *e = memo->entry, *search = memo->search;
+
+    memo->entry = memo->search = NULL;
+    Py_XDECREF(e);
+    Py_XDECREF(search);
+}
+
+/* The memo's entry if an import now would find it again (see
+ * mp_import_memo), else NULL. */
+static mp_entry *memo_valid(mp_importer *imp, const mp_import_memo *memo, int check,
+                            unsigned long epoch, PyObject *search)
+{
+    mp_entry *e = (mp_entry *)memo->entry;
+
+    if (!e || memo->changes != imp->changes || memo->check != check ||
+        memo->epoch != epoch || !mp_imp_same_search(search, memo->search))
+        return NULL;
+    return e->module ? e : NULL;
+}
+
+/* After a full import of `name` returned m: remember it if the same
+ * import would find it again until `changes` or the epoch move: resolved
+ * from a remembered (watched) resolution, to a module that is its entry's
+ * good one and, when checking, whose whole tree was found fresh, watched,
+ * at this epoch. */
+static void memo_fill(mp_importer *imp, mp_import_memo *memo, PyObject *name,
+                      PyObject *path, PyObject *m, int check, unsigned long epoch,
+                      unsigned long changes, PyObject *search)
+{
+    const char *s = PyUnicode_AsUTF8(name);
+    PyObject *file, *key, *old_entry = memo->entry, *old_search = memo->search;
+    mp_entry *e;
+
+    if (!s || s[0] == '~' || s[0] == '.' || (check && !epoch) ||
+        !(file = mp_imp_resolved_file(imp, name, path, search, check)) ||
+        !(e = (mp_entry *)mp_imp_dict_get(imp->cache, file)) || e->module != m ||
+        e->failed || (check && e->verified_epoch != epoch) ||
+        !(key = mp_imp_search_key(search))) {
+        PyErr_Clear();
+        return;
+    }
+    /* the old references go last: letting go of them may run code */
+    memo->entry = Py_NewRef((PyObject *)e);
+    memo->search = key;
+    memo->changes = changes;
+    memo->epoch = epoch;
+    memo->check = check;
+    Py_XDECREF(old_entry);
+    Py_XDECREF(old_search);
+}
+
+PyObject *mp_importer_import_memo(PyObject *importer, mp_import_memo *memo,
+                                  PyObject *name, PyObject *path)
+{
+    mp_importer *imp = (mp_importer *)importer;
+    mp_imp_request *rq = imp->host->request(imp->host->data);
+    int check = mp_imp_want_check(imp, -1);
+    unsigned long epoch = check ? mp_imp_current_epoch(imp, rq) : 0;
+    unsigned long changes = imp->changes;
+    PyObject *search = imp->host->search_path(imp->host->data), *m;
+    mp_entry *e;
+
+    if (!search && PyErr_Occurred())
+        return NULL;
+    if ((e = memo_valid(imp, memo, check, epoch, search))) {
+        if (!(m = request_first(imp, rq, e->path))) {
+            e->hits++;
+            m = deliver(imp, rq, e, Py_NewRef(e->module));
+        }
+    } else if ((m = mp_imp_do_import(imp, name, -1, -1, path, NULL))) {
+        memo_fill(imp, memo, name, path, m, check, epoch, changes, search);
+    }
+    Py_XDECREF(search);
     return m;
 }
 

@@ -58,6 +58,29 @@ PyObject *mp_importer_new(const mp_importer_host *host, const char *interp_name)
 PyObject *mp_importer_import(PyObject *importer, PyObject *name,
                              int autoreload, int log, PyObject *path);
 
+/* One import a caller makes again and again (a configured handler's
+ * module): what it found is remembered here, and given back without
+ * resolving the name or looking up the cache while nothing it depends on
+ * changed: no module loaded or dropped, the same checking (PythonAutoReload,
+ * freeze), the same mod_python.importer.path and, when modules are
+ * checked, no file event since (which needs file-change notification and
+ * every directory of the module's tree watched; else every call is a full
+ * import).  The request's own module for the path still comes first, as
+ * for any import.  Zeroed to start; cleared with mp_import_memo_clear()
+ * (GIL held); one memo per (interpreter, name, path). */
+typedef struct mp_import_memo {
+    PyObject *entry;        /* the cache entry found */
+    PyObject *search;       /* mod_python.importer.path then (tuple or None) */
+    unsigned long changes;  /* the importer's change count then */
+    unsigned long epoch;    /* the watch epoch then (0: not checking) */
+    int check;
+} mp_import_memo;
+
+/* mp_importer_import(importer, name, -1, -1, path) through `memo`. */
+PyObject *mp_importer_import_memo(PyObject *importer, mp_import_memo *memo,
+                                  PyObject *name, PyObject *path);
+void mp_import_memo_clear(mp_import_memo *memo);
+
 /* Retired modules (replaced by a reload) are held in reference cycles
  * (the module's dict and its functions) that only Python's cyclic GC
  * frees; left to its schedule, memory grows by a version per reload.  When

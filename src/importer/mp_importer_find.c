@@ -284,6 +284,28 @@ done:
     PyErr_Clear();
 }
 
+PyObject *mp_imp_search_key(PyObject *search)
+{
+    return as_tuple(search);
+}
+
+int mp_imp_same_search(PyObject *search, PyObject *key)
+{
+    return same_seq(search, key);
+}
+
+PyObject *mp_imp_resolved_file(mp_importer *imp, PyObject *name, PyObject *path,
+                               PyObject *search, int check)
+{
+    PyObject *rec = find_record(mp_imp_dict_get(imp->resolved, name), path, Py_None,
+                                search);
+
+    if (!rec || (check && PyTuple_GET_ITEM(rec, R_WATCHED) != Py_True))
+        return NULL;
+    rec = PyTuple_GET_ITEM(rec, R_FOUND);
+    return rec == Py_None ? NULL : rec;
+}
+
 /* resolve(), remembered: for good when modules are not checked; while no
  * file event happened, when they are and every directory searched is
  * watched.  Relative forms ("~/", "./") are resolved every time.

@@ -43,6 +43,8 @@ typedef struct mp_importer {
     int bc_ok;              /* ...and whether it is usable */
     pthread_mutex_t mu;
     unsigned long generation;
+    unsigned long changes;  /* bumped by whatever may change what an import
+                               returns without a file event: see memos */
     int frozen;
     int notify;             /* use file-change notification (else stat) */
     unsigned long stats;    /* stat() calls made, for introspection */
@@ -97,6 +99,15 @@ static inline PyObject *mp_imp_dict_get(PyObject *d, PyObject *key)
         PyErr_Clear();
     return v;
 }
+
+/* mp_importer_find.c: the file `name` last resolved to with these parts,
+ * if that resolution is remembered (and was watched, when `check`);
+ * borrowed, or NULL. */
+PyObject *mp_imp_resolved_file(mp_importer *imp, PyObject *name, PyObject *path,
+                               PyObject *search, int check);
+/* search (a list or NULL) as a record keeps it, and the comparison */
+PyObject *mp_imp_search_key(PyObject *search);
+int mp_imp_same_search(PyObject *search, PyObject *key);
 
 /* mp_importer.c */
 void mp_imp_log(mp_importer *imp, int log, const char *what, PyObject *path);

@@ -123,6 +123,13 @@ static void settle(const char *path)
     }
 }
 
+static int ends_with_py(const char *path)
+{
+    size_t n = strlen(path);
+
+    return n >= 3 && strcmp(path + n - 3, ".py") == 0;
+}
+
 /* Read e's file into *src (its stat in *st, the watch epoch polled before
  * reading in *epoch).  With notification on, a file a writer may still
  * have open is not used: *src is left NULL when e has a last good version
@@ -139,6 +146,8 @@ static int read_stable(mp_importer *imp, mp_entry *e, PyObject **src,
      * is an event after this epoch. */
     if (watched)
         mp_imp_watch_parent(path, &watched);
+    if (watched && !ends_with_py(path) && mp_watch_file(path) < 0)
+        watched = 0;   /* app.wsgi: its events are not recorded unasked */
     if (watched && !e->code)
         settle(path);
     for (;;) {
@@ -363,6 +372,7 @@ static void load_done(mp_importer *imp, mp_entry *e, PyObject *mod,
     }
     Py_CLEAR(e->last_error);
     e->generation = ++imp->generation;
+    imp->changes++;
     e->load_count++;
     e->failed = 0;
     e->warned_removed = 0;

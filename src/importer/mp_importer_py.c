@@ -79,6 +79,7 @@ static PyObject *imp_hook(mp_importer *imp, PyObject *args, PyObject *kw)
 static PyObject *imp_freeze(mp_importer *imp, PyObject *unused)
 {
     imp->frozen = 1;
+    imp->changes++;
     Py_RETURN_NONE;
 }
 
@@ -201,6 +202,7 @@ static int imp_set_notify(mp_importer *imp, PyObject *v, void *unused)
         return -1;
     }
     imp->notify = on;
+    imp->changes++;
     PyDict_Clear(imp->resolved);
     return 0;
 }
@@ -434,7 +436,7 @@ PyObject *mp_importer_new(const mp_importer_host *host, const char *interp_name)
     imp->host = host;
     imp->entry_type = NULL;
     imp->cache = imp->builtins = imp->orig_import = imp->resolved = NULL;
-    imp->generation = imp->resolved_epoch = 0;
+    imp->generation = imp->resolved_epoch = imp->changes = 0;
     imp->frozen = 0;
     imp->notify = 1;
     imp->stats = 0;

@@ -119,32 +119,49 @@ static double monotonic(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void note_change(const char *dir, const char *name, uint32_t mask)
+/* The slot of dir/name, made when missing and `make`; NULL when it is
+ * missing, or cannot be made (then the watcher is off: lock held). */
+static changed *slot_of(const char *dir, const char *name, int make)
 {
     size_t n = strlen(name), dn = strlen(dir);
     changed *c;
     char *path;
 
-    if (n < 3 || strcmp(name + n - 3, ".py") != 0)
-        return;
-    if ((W.nmap + 1) * 2 > W.capmap && map_grow() < 0) {
-        turn_off();
-        return;
-    }
     if (!(path = malloc(dn + n + 2))) {
         turn_off();
-        return;
+        return NULL;
     }
     memcpy(path, dir, dn);
     path[dn] = '/';
     memcpy(path + dn + 1, name, n + 1);
-    c = slot(path);
-    if (c->path) {
+    if (make && (W.nmap + 1) * 2 > W.capmap && map_grow() < 0) {
         free(path);
-    } else {
+        turn_off();
+        return NULL;
+    }
+    c = W.capmap ? slot(path) : NULL;
+    if (c && c->path) {
+        free(path);
+    } else if (c && make) {
         c->path = path;
         W.nmap++;
+    } else {
+        free(path);
+        c = NULL;
     }
+    return c;
+}
+
+/* Every "*.py" is recorded (a module may be looked for before it exists);
+ * another name only when mp_watch_file() asked for it: a directory's
+ * other files (logs, uploads) would fill the map. */
+static void note_change(const char *dir, const char *name, uint32_t mask)
+{
+    size_t n = strlen(name);
+    changed *c = slot_of(dir, name, n >= 3 && strcmp(name + n - 3, ".py") == 0);
+
+    if (!c)
+        return;
     c->epoch = W.epoch;
     if (mask & (IN_MODIFY | IN_CREATE)) {
         c->writing = 1;
@@ -249,6 +266,20 @@ unsigned long mp_watch_changed(const char *path, int *writing)
     }
     pthread_mutex_unlock(&W.mu);
     return e;
+}
+
+int mp_watch_file(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash - path) : NULL;
+    int rc = -1;
+
+    pthread_mutex_lock(&W.mu);
+    if (dir && W.state > 0 && slot_of(dir, slash + 1, 1))
+        rc = 0;
+    pthread_mutex_unlock(&W.mu);
+    free(dir);
+    return rc;
 }
 
 void mp_watch_reset(void)

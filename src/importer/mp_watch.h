@@ -11,6 +11,11 @@ unsigned long mp_watch_poll(void);
  * cannot be watched (modules there must be checked with stat()). */
 int mp_watch_dir(const char *dir);
 
+/* Record events for `path` though its name does not end in ".py" (only
+ * those are recorded unasked); after mp_watch_dir() of its directory.
+ * 0, or -1 when it cannot be followed (check it with stat()). */
+int mp_watch_file(const char *path);
+
 /* The epoch of the last event naming `path`, 0 if none; *writing is set
  * when a writer may still have the file open (modified or created, and not
  * yet closed or renamed into place). */

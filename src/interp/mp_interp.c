@@ -313,7 +313,6 @@ static mp_interp *interp_make(const char *name, mp_gil_mode gil, server_rec *s)
         free(in);
         return NULL;
     }
-    pthread_mutex_init(&in->pending_mu, NULL);
     PyEval_RestoreThread(main_tstate());
     in->own_gil = gil != MP_GIL_SHARED;
     if (strcmp(name, MP_MAIN_INTERPRETER) == 0)
@@ -435,42 +434,27 @@ static mp_interp *interp_get(const char *name, const char *fallback, server_rec 
 
 /* ------------------------------------------------------------ enter/leave */
 
-void mp_interp_release_later(mp_interp *in, PyObject *o)
+void mp_interp_release_later(mp_interp *in, mp_pending *p)
 {
-    pthread_mutex_lock(&in->pending_mu);
-    if (in->npending == in->cappending) {
-        size_t cap = in->cappending ? in->cappending * 2 : 64;
-        PyObject **a = realloc(in->pending, cap * sizeof(*a));
-        if (!a) {
-            /* out of memory: leak the object rather than touch it */
-            pthread_mutex_unlock(&in->pending_mu);
-            return;
-        }
-        in->pending = a;
-        in->cappending = cap;
-    }
-    in->pending[in->npending] = o;
-    __atomic_store_n(&in->npending, in->npending + 1, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&in->pending_mu);
+    mp_pending *head = __atomic_load_n(&in->pending, __ATOMIC_RELAXED);
+
+    do
+        p->next = head;
+    while (!__atomic_compare_exchange_n(&in->pending, &head, p, 1, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED));
 }
 
-/* With the GIL held in `in`.  Released in batches, outside the lock: a
- * release may run any code (__del__). */
+/* With the GIL held in `in`.  The whole stack is taken at once (no ABA:
+ * nothing is ever popped alone); a release may run any code (__del__),
+ * which may give more back: they wait for the next entry. */
 static void release_pending(mp_interp *in)
 {
-    enum { BATCH = 32 };
-    PyObject *batch[BATCH];
-    size_t n;
+    mp_pending *p = __atomic_exchange_n(&in->pending, NULL, __ATOMIC_ACQUIRE), *next;
 
-    do {
-        pthread_mutex_lock(&in->pending_mu);
-        n = in->npending < BATCH ? in->npending : BATCH;
-        memcpy(batch, in->pending + in->npending - n, n * sizeof(*batch));
-        __atomic_store_n(&in->npending, in->npending - n, __ATOMIC_RELAXED);
-        pthread_mutex_unlock(&in->pending_mu);
-        for (size_t i = 0; i < n; i++)
-            hooks->release(in, batch[i]);
-    } while (n == BATCH);
+    for (; p; p = next) {
+        next = p->next;
+        hooks->release(in, p);
+    }
 }
 
 mp_interp *mp_interp_enter(const char *name, const char *fallback, mp_context *ctx)
@@ -502,8 +486,8 @@ mp_interp *mp_interp_enter(const char *name, const char *fallback, mp_context *c
     tl_current = in;
     ctx->prev = tl_ctx;
     tl_ctx = ctx;
-    /* unlocked peek: a miss is caught next time */
-    if (__atomic_load_n(&in->npending, __ATOMIC_RELAXED))
+    /* a peek: one given back meanwhile is caught next time */
+    if (__atomic_load_n(&in->pending, __ATOMIC_RELAXED))
         release_pending(in);
     return in;
 }

@@ -41,9 +41,8 @@ typedef struct mp_interp {
     /* Objects whose last reference went in a thread without the GIL (the
      * end of a request): released the next time the interpreter is
      * entered, sparing every request a second GIL round trip. */
-    pthread_mutex_t pending_mu;
-    PyObject **pending;      /* guarded by pending_mu */
-    size_t npending, cappending;
+    struct mp_pending *pending; /* to release at the next entry: a
+                                   lock-free stack (atomic) */
     int broken;              /* set-up failed: never entered */
     int own_gil;             /* made with its own GIL (PythonInterpreterGIL) */
     int auto_gil;            /* ... by `auto`: may give it up (mp_interp_refused) */
@@ -52,13 +51,20 @@ typedef struct mp_interp {
     struct mp_interp *next;
 } mp_interp;
 
+/* The link by which an object waits for mp_interp_release_later(): a
+ * member of the object, so that giving it back allocates nothing. */
+typedef struct mp_pending {
+    struct mp_pending *next;
+} mp_pending;
+
 /* What the layers above do with an interpreter, given once at start-up. */
 typedef struct mp_interp_hooks {
     /* A new interpreter, entered (GIL held, context pushed): set
      * in->state.  -1 with a Python exception: the interpreter is broken. */
     int (*setup)(mp_interp *in, server_rec *s);
-    /* Drop an object given to mp_interp_release_later(), GIL held in `in`. */
-    void (*release)(mp_interp *in, PyObject *o);
+    /* Drop the object linked by `p`, given to mp_interp_release_later(),
+     * GIL held in `in`. */
+    void (*release)(mp_interp *in, mp_pending *p);
     /* PythonInterpreterGIL of the server an interpreter is made for. */
     mp_gil_mode (*gil)(const server_rec *s);
 } mp_interp_hooks;
@@ -108,9 +114,9 @@ mp_interp *mp_interp_current(void);
  * A broken one (`broken` set) must not be entered. */
 mp_interp *mp_interp_first(void);
 
-/* Release `o` (a reference owned by the caller, of interpreter `in`)
- * without holding the GIL: hooks.release does it at the next
- * mp_interp_enter(in). */
-void mp_interp_release_later(mp_interp *in, PyObject *o);
+/* Release the object linked by `p` (a reference owned by the caller, of
+ * interpreter `in`) without holding the GIL: hooks.release does it at the
+ * next mp_interp_enter(in).  Lock-free: any thread, any time. */
+void mp_interp_release_later(mp_interp *in, mp_pending *p);
 
 #endif

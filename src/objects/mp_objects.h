@@ -110,7 +110,7 @@ PyObject *mp_request_of(request_rec *r, mp_interp *in);
 /* After the request (detached): gives up the caller's reference, keeping
  * the object for a later request of `in` when nothing else holds it.  With
  * the GIL held in `in`. */
-void mp_request_release(mp_interp *in, PyObject *req);
+void mp_request_release(mp_interp *in, mp_pending *p);
 /* `phase` is a str the caller keeps alive, or Py_None. */
 void mp_request_set_phase(PyObject *req, PyObject *phase);
 mp_imp_request *mp_request_importer_state(PyObject *req);

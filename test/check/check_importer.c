@@ -338,6 +338,9 @@ PYTEST(test_fresh_tree_check_cost)
  * they were (two saves within one clock tick) is still seen. */
 PYTEST(test_notify_exact)
 
+/* A module file named otherwise than *.py is followed as well. */
+PYTEST(test_other_names_followed)
+
 /* A file that appears earlier on the search path is found, also when the
  * resolution was remembered. */
 PYTEST(test_new_file_shadows_after_cached_resolution)
@@ -870,6 +873,7 @@ static Suite *importer_suite(void)
     tcase_add_test(tc, test_reload_frees_old_modules);
     tcase_add_test(tc, test_fresh_tree_check_cost);
     tcase_add_test(tc, test_notify_exact);
+    tcase_add_test(tc, test_other_names_followed);
     tcase_add_test(tc, test_new_file_shadows_after_cached_resolution);
     tcase_add_test(tc, test_import_module_arguments);
     tcase_add_test(tc, test_names_are_the_users);

@@ -251,6 +251,34 @@ def test_issue14_same_name_two_directories_one_interpreter(mk):
     assert cache["common.py"] == 1, "alternating requests reloaded a module"
 
 
+@pytest.mark.parametrize("autoreload", ["On", "Off"])
+def test_one_handler_two_search_paths(mk, autoreload):
+    """The same configured handler, found through mod_python.importer.path,
+    resolves afresh where that option differs (the handler's remembered
+    import is per search path), with and without checking."""
+    which = "def handler(req):\n    req.write(%r)\n    return 0\n"
+    files = {"htdocs/pa/which.py": which % "a", "htdocs/pb/which.py": which % "b",
+             "htdocs/m/a/keep": "", "htdocs/m/b/keep": ""}
+    conf = """
+        PythonAutoReload %s
+        <Directory {htdocs}/m>
+            SetHandler mod_python
+            PythonHandler which
+        </Directory>
+        <Directory {htdocs}/m/a>
+            PythonOption mod_python.importer.path "['{htdocs}/pa']"
+        </Directory>
+        <Directory {htdocs}/m/b>
+            PythonOption mod_python.importer.path "['{htdocs}/pb']"
+        </Directory>
+    """ % autoreload
+    h = mk(files, conf=conf)
+    for _ in range(4):
+        for where in "ab":
+            r = h.get("/m/%s/x" % where)
+            assert (r.status, r.body) == (200, where.encode()), (r.status, r.body, h.log()[-2000:])
+
+
 def test_issue15_issue16_issue22_python_path_does_not_grow(mk):
     files = {"handler.py": "import sys, info\n"
                            "def handler(req): return info.info(req, n=[sys.path.count(x) for x in "
