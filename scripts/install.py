@@ -241,13 +241,24 @@ def after_install(a):
     for d in path:
         other = os.path.join(d, "mod_python")
         if d and d != a.sitedir and os.path.isdir(other):
-            before = path.index(d) > path.index(a.sitedir) if a.sitedir in path else False
-            say("note: another mod_python package is in %s; %s" % (other, (
-                "ours shadows it: 3.5's mod_python.so cannot run with it" if before else
-                "it shadows ours: remove it (dpkg -S %s)" % other)))
+            owner = dpkg_owner(other)
+            say("note: another mod_python package is in %s%s: %s" % (
+                other, " (Debian package %s)" % owner if owner else "",
+                shadowing(path, d, a.sitedir)))
     if a.modsdir:
-        say("enable it: a2enmod python && systemctl restart apache2")
+        enabled = os.path.join(os.path.dirname(a.modsdir), "mods-enabled", "python.load")
+        say("enabled already: systemctl restart apache2" if os.path.lexists(enabled)
+            else "enable it: a2enmod python && systemctl restart apache2")
 
+
+def shadowing(path, other, ours_dir):
+    """Which of two mod_python packages on sys.path `path` Python imports."""
+    if ours_dir not in path:
+        return "without PYTHONPATH, Python imports that one, not ours"
+    if path.index(ours_dir) < path.index(other):
+        return ("ours comes first on sys.path and hides it; a 3.5 mod_python.so "
+                "still loaded would import ours and fail: remove that package")
+    return "it comes first on sys.path and hides ours: remove it"
 
 def uninstall(a):
     items = plan(a)
