@@ -332,7 +332,11 @@ def main():
         value = getattr(a, name)
         if value and not os.path.isabs(value):
             p.error("--%s must be absolute: %s" % (name, value))
-    install(a) if a.action == "install" else uninstall(a)
+    try:
+        install(a) if a.action == "install" else uninstall(a)
+    except PermissionError as e:
+        sys.exit("mod_python: %s: %s\n  run it as root (sudo make %s), or stage it "
+                 "with DESTDIR=..." % (e.filename, e.strerror, a.action))
 
 
 if __name__ == "__main__":
