@@ -14,7 +14,8 @@ import tempfile
 
 import pytest
 
-from harness import BUILD_ROOT, BUILD_VERSION_PY, CLEAN_PATH, MODULE, handler_vhost, read_file
+from harness import (BUILD_ROOT, BUILD_VERSION_PY, CLEAN_PATH, MODULE, ROOT, handler_vhost,
+                     python_home_line, read_file)
 
 pytestmark = pytest.mark.skipif(
     not os.path.isfile(os.path.join(BUILD_ROOT, "Makefile")) or not os.path.isfile(MODULE),
@@ -181,7 +182,7 @@ def test_debian_packages_files_are_recognised():
     so = "/usr/lib/apache2/modules/mod_python.so"
     if subprocess.run(["dpkg-query", "-S", so], capture_output=True).returncode != 0:
         pytest.skip("libapache2-mod-python is not installed")
-    sys.path.insert(0, os.path.join(BUILD_ROOT, "scripts"))
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
     try:
         import install
     finally:
@@ -214,7 +215,7 @@ def test_real_install_in_a_throwaway_tree_serves(httpd_factory, tmpdir_755):
     h.extra_env["PYTHONPATH"] = dirs["PY_SITEDIR"]
     site = os.path.join(dirs["PY_SITEDIR"], "mod_python")
     h.write("htdocs/app/handler.py", HANDLER)
-    h.config("Include %s/python.load\n" % dirs["MODS_AVAILABLE"]
+    h.config("Include %s/python.load\n" % dirs["MODS_AVAILABLE"] + python_home_line()
              + handler_vhost(h, "installed", h.path("htdocs", "app")), python_module=None)
     h.start()
     r = h.request("/handler.py", host="installed")
