@@ -158,7 +158,8 @@ def conflicts(a, items):
             path = os.path.dirname(path)
             if not os.path.lexists(path):
                 continue
-            why = dpkg_owner(path) and "belongs to the Debian package %s" % dpkg_owner(path)
+            owner = dpkg_owner(path)
+            why = "belongs to the Debian package %s" % owner if owner else ""
             if not why and not ours("py", os.path.join(path, "version.py")):
                 why = "is not mod_python 4's package (its version.py says otherwise)"
         else:
