@@ -223,3 +223,30 @@ def test_index_links_every_page():
     pages = {os.path.basename(p) for p in glob.glob(os.path.join(DOC, "*.md"))}
     missing = sorted(pages - index - {"README.md"})
     assert not missing, "doc/README.md does not link: %s" % missing
+
+
+# ------------------------------------------------------------ snippets
+
+def apache_blocks():
+    """(page, n, text) of every ```apache block of doc/*.md."""
+    for path in sorted(glob.glob(os.path.join(DOC, "*.md"))):
+        with open(path, encoding="utf-8") as f:
+            blocks = re.findall(r"^```apache\n(.*?)^```", f.read(), re.M | re.S)
+        for n, text in enumerate(blocks, 1):
+            yield os.path.basename(path), n, text
+
+
+def test_there_are_snippets():
+    assert len(list(apache_blocks())) >= 20
+
+
+@pytest.mark.parametrize("page,n,text", list(apache_blocks()),
+                         ids=lambda v: str(v) if not isinstance(v, str) or len(v) < 30 else "")
+def test_snippet_passes_configtest(httpd_factory, page, n, text):
+    """Each configuration snippet of the docs, under the harness's base
+    configuration with the modules the snippets use: httpd -t accepts it
+    (no server is started)."""
+    h = httpd_factory("event")
+    h.config(text, modules=("auth_basic", "status", "filter", "deflate"))
+    ok, out = h.configtest()
+    assert ok, "%s, apache block %d:\n%s\n%s" % (page, n, text, out)
