@@ -2,8 +2,10 @@
 C command table has a heading in doc/directives.md, every member of the
 request, connection, server, table, filter, hlist and finfo types (read
 from their C method and attribute tables) and every public name of
-mod_python.apache is named in its section of doc/api.md, and every
-relative link of doc/*.md and the README points to a file that exists.
+mod_python.apache is named in its section of doc/api.md, every
+relative link of doc/*.md and the README points to a file that exists (and
+a link to a heading, to a heading that exists), and every ```apache block
+of doc/*.md passes httpd's configtest.
 
 No httpd: the C sources and apache.py are parsed as text, so a member
 added to a table without a line in the docs fails here."""
@@ -216,6 +218,34 @@ def test_relative_links_point_to_files():
             if not os.path.exists(path) and os.path.relpath(path, ROOT) not in PENDING:
                 broken.append("%s -> %s" % (os.path.relpath(page, ROOT), target))
     assert not broken, "broken links: %s" % broken
+
+
+def slug(heading):
+    """GitHub's anchor for a Markdown heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_anchors_exist():
+    """`page.md#anchor` and `#anchor` links of doc/*.md name a heading of
+    that page."""
+    broken = []
+    for page in sorted(glob.glob(os.path.join(DOC, "*.md"))):
+        with open(page, encoding="utf-8") as f:
+            text = re.sub(r"```.*?```", "", f.read(), flags=re.S)
+        for target in LINK.findall(text):
+            if "#" not in target or re.match(r"[a-z]+:", target):
+                continue
+            name, anchor = target.split("#", 1)
+            path = os.path.join(os.path.dirname(page), name) if name else page
+            if not os.path.isfile(path):
+                continue   # a missing page is test_relative_links_point_to_files's
+            with open(path, encoding="utf-8") as f:
+                body = re.sub(r"```.*?```", "", f.read(), flags=re.S)
+            anchors = {slug(h) for h in re.findall(r"^#+ (.*)$", body, re.M)}
+            if anchor not in anchors:
+                broken.append("%s -> %s" % (os.path.basename(page), target))
+    assert not broken, "links to missing headings: %s" % broken
 
 
 def test_index_links_every_page():
