@@ -7,8 +7,9 @@ relative link of doc/*.md and the README points to a file that exists (and
 a link to a heading, to a heading that exists), and every ```apache block
 of doc/*.md passes httpd's configtest.
 
-No httpd: the C sources and apache.py are parsed as text, so a member
-added to a table without a line in the docs fails here."""
+The C sources and apache.py are parsed as text (no module is loaded), so a
+member added to a table without a line in the docs fails here; the
+snippets run `httpd -t` only, no server is started."""
 import ast
 import glob
 import os
