@@ -1,0 +1,303 @@
+"""The `mod_python` command from the build tree (scripts/mod_python):
+version; create + start + a request + stop; serve a handler file (under
+each MPM: requests, an edit run by the next request, SIGINT leaves no
+httpd process and no temporary directory), a directory (publisher and
+PSP), a WSGI application; its one-line errors.  Run as root, the
+children are checked to run as www-data; one test runs it as `nobody`."""
+import os
+import pwd
+import re
+import runpy
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import textwrap
+import time
+
+import pytest
+
+from conftest import MPMS
+from harness import (ASAN, CLEAN_PATH, MODULE, ROOT, RUN_USER, edit_visible, free_port,
+                     wait_for)
+
+pytestmark = pytest.mark.skipif(ASAN, reason="httpd started by the command has no "
+                                "sanitizer runtimes preloaded")
+
+COMMAND = os.path.join(ROOT, "scripts", "mod_python")
+IS_ROOT = os.geteuid() == 0
+# uid httpd's children should have: www-data's when root, ours if not
+CHILD_UID = pwd.getpwnam(RUN_USER).pw_uid if IS_ROOT else os.getuid()
+
+HANDLER = """\
+import os
+from mod_python import apache
+
+def handler(req):
+    req.content_type = "text/plain"
+    req.write("%s uid=%d" % (VERSION, os.getuid()))
+    return apache.OK
+
+VERSION = "{version}"
+"""
+
+
+def env():
+    return {"PATH": CLEAN_PATH, "LANG": "C.UTF-8", "MOD_PYTHON_SO": MODULE}
+
+
+def run(*args, timeout=60, user=None):
+    pre = ["setpriv", "--reuid", user, "--regid", "nogroup", "--clear-groups"] if user else []
+    return subprocess.run(pre + [COMMAND] + list(args), env=env(), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture
+def tree():
+    """A directory under /tmp that httpd's children (www-data) can read;
+    write(rel, text) puts a file in it."""
+    root = tempfile.mkdtemp(prefix="mp-cli-", dir="/tmp")
+    os.chmod(root, 0o755)
+
+    def write(rel, text):
+        p = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "w") as f:
+            f.write(textwrap.dedent(text))
+        os.chmod(p, 0o644)
+        return p
+
+    write.root = root
+    yield write
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def get(port, path="/"):
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, r.read().decode()
+    finally:
+        conn.close()
+
+
+def processes_naming(text):
+    """pids of processes whose command line contains `text`."""
+    out = []
+    for d in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                if text.encode() in f.read():
+                    out.append(int(d))
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+class Serve:
+    """`mod_python serve ARGS` in the background, its output in files."""
+
+    def __init__(self, tree, *args, user=None):
+        self.port = free_port()
+        self.out = open(os.path.join(tree.root, ".out"), "w+")
+        self.err = open(os.path.join(tree.root, ".err"), "w+")
+        pre = ["setpriv", "--reuid", user, "--regid", "nogroup", "--clear-groups"] \
+            if user else []
+        self.proc = subprocess.Popen(pre + [COMMAND, "serve", "--port", str(self.port)]
+                                     + list(args), env=env(), stdout=self.out,
+                                     stderr=self.err, cwd=tree.root)
+        if not wait_for(lambda: "Ctrl-C stops" in self.stderr() or self.proc.poll()
+                        is not None, timeout=30):
+            raise AssertionError("serve did not start:\n" + self.stderr())
+        assert self.proc.poll() is None, self.stderr()
+        self.tmp = re.search(r"configuration in (\S+)", self.stderr()).group(1)
+
+    def stderr(self):
+        self.err.seek(0)
+        return self.err.read()
+
+    def interrupt(self):
+        """SIGINT, as Ctrl-C: the command's exit status."""
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout=30)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        for pid in processes_naming(self.tmp):
+            os.kill(pid, signal.SIGKILL)
+        self.out.close()
+        self.err.close()
+
+
+@pytest.fixture
+def serve(tree):
+    started = []
+
+    def start(*args, user=None):
+        s = Serve(tree, *args, user=user)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.close()
+
+
+def test_version():
+    r = run("version")
+    assert r.returncode == 0, r.stderr
+    # the build's facts, as configure wrote them
+    facts = runpy.run_path(os.path.join(ROOT, "lib", "python", "mod_python", "version.py"))
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["mod_python:", facts["version"]]
+    assert lines[1].strip() == MODULE
+    assert "Apache/2.4" in r.stdout and facts["HTTPD"] in r.stdout
+
+
+def test_create_start_stop(tree):
+    d = os.path.join(tree.root, "site")
+    port = free_port()
+    r = run("create", d, "--listen", "127.0.0.1:%d" % port)
+    assert r.returncode == 0, r.stderr
+    tree("site/htdocs/whoami.py", "import os\ndef index(req):\n    return str(os.getuid())\n")
+    gen = run("genconfig", d)
+    with open(os.path.join(d, "conf", "httpd.conf")) as f:
+        assert gen.stdout == f.read() and "LoadModule python_module %s" % MODULE in gen.stdout
+    r = run("start", d)
+    try:
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert wait_for(lambda: get_or_none(port, "/"))
+        assert get(port, "/") == (200, "Hello from mod_python \n")
+        assert get(port, "/index.py/hello?name=cli") == (200, "Hello, cli!\n")
+        assert get(port, "/whoami.py") == (200, str(CHILD_UID))
+    finally:
+        stop = run("stop", d)
+    assert stop.returncode == 0, stop.stderr
+    assert get_or_none(port, "/") is None
+    assert run("stop", d).returncode == 1
+
+
+def get_or_none(port, path):
+    try:
+        return get(port, path)
+    except OSError:
+        return None
+
+
+@pytest.mark.parametrize("mpm", MPMS)
+def test_serve_file_reloads_and_stops(tree, serve, mpm):
+    path = tree("app.py", HANDLER.format(version="v1"))
+    s = serve("app.py", "--mpm", mpm)
+    assert get(s.port, "/any/path") == (200, "v1 uid=%d" % CHILD_UID)
+    edit_visible(path, HANDLER.format(version="v2"))
+    assert get(s.port, "/") == (200, "v2 uid=%d" % CHILD_UID)
+    assert processes_naming(s.tmp)
+    assert s.interrupt() == 0, s.stderr()
+    assert not os.path.exists(s.tmp)
+    assert processes_naming(s.tmp) == []
+    assert get_or_none(s.port, "/") is None
+    # the access log went to stdout, the error log (the import) to stderr
+    s.out.seek(0)
+    assert '"GET /any/path HTTP/1.1" 200' in s.out.read()
+    assert "Importing module '%s'" % path in s.stderr()
+
+
+def test_serve_no_reload(tree, serve):
+    path = tree("app.py", HANDLER.format(version="v1"))
+    s = serve("app.py", "--no-reload", "--mpm", "prefork", "--processes", "1")
+    assert get(s.port, "/")[1].startswith("v1 ")
+    edit_visible(path, HANDLER.format(version="v2"))
+    assert get(s.port, "/")[1].startswith("v1 ")
+
+
+def test_serve_directory(tree, serve):
+    tree("index.py", """\
+        def index(req):
+            return "the index"
+
+        def add(req, a, b):
+            return str(int(a) + int(b))
+    """)
+    tree("page.psp", "<% n = 6 * 7 %>psp says <%= n %>")
+    tree("static.txt", "plain file\n")
+    s = serve()     # TARGET defaults to the current directory
+    assert get(s.port, "/") == (200, "the index")
+    assert get(s.port, "/index.py/add?a=2&b=3") == (200, "5")
+    assert get(s.port, "/page.psp") == (200, "psp says 42")
+    assert get(s.port, "/static.txt") == (200, "plain file\n")
+
+
+def test_serve_wsgi(tree, serve):
+    app = textwrap.dedent("""\
+        def application(environ, start_response):
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [("%s %s" % ("{v}", environ["PATH_INFO"])).encode()]
+    """)
+    path = tree("app.py", app.format(v="one"))
+    tree("pkg/__init__.py", "")
+    tree("pkg/site.py", app.format(v="pkg"))
+    s = serve(".", "--wsgi", "app::application")
+    assert get(s.port, "/x/y") == (200, "one /x/y")
+    edit_visible(path, app.format(v="two"))
+    assert get(s.port, "/x") == (200, "two /x")
+    s2 = serve(".", "--wsgi", "pkg.site")
+    assert get(s2.port, "/z") == (200, "pkg /z")
+
+
+def assert_one_line_error(r, *words):
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
+    for w in words:
+        assert w in r.stderr, r.stderr
+
+
+def test_serve_errors(tree):
+    tree("app.py", HANDLER.format(version="v1"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert_one_line_error(run("serve", os.path.join(tree.root, "app.py"), "--port",
+                                  str(port)), "port %d" % port, "already in use")
+    port = str(free_port())
+    tree("empty/readme.txt", "nothing for mod_python\n")
+    assert_one_line_error(run("serve", os.path.join(tree.root, "empty"), "--port", port),
+                          "nothing to serve")
+    tree("nohandler.py", "def other(req):\n    pass\n")
+    assert_one_line_error(run("serve", os.path.join(tree.root, "nohandler.py"), "--port",
+                              port), "defines no handler(req)")
+    assert_one_line_error(run("serve", os.path.join(tree.root, "missing.py"), "--port",
+                              port), "does not exist")
+    assert_one_line_error(run("serve", tree.root, "--wsgi", "nosuch.py", "--port", port),
+                          "no WSGI application file")
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="the drop to www-data happens only as root")
+def test_serve_unreadable_for_children(tree):
+    tree("private/app.py", HANDLER.format(version="v1"))
+    os.chmod(os.path.join(tree.root, "private"), 0o700)
+    r = run("serve", os.path.join(tree.root, "private", "app.py"), "--port", str(free_port()))
+    assert_one_line_error(r, RUN_USER, "cannot read", "private")
+
+
+@pytest.mark.skipif(not IS_ROOT or not shutil.which("setpriv"),
+                    reason="needs root to become nobody")
+def test_serve_as_a_normal_user(tree, serve):
+    tree("app.py", HANDLER.format(version="v1"))
+    s = serve("app.py", user="nobody")
+    assert get(s.port, "/") == (200, "v1 uid=%d" % pwd.getpwnam("nobody").pw_uid)
+    assert s.interrupt() == 0, s.stderr()
+    # httpd's logs reach the command's output even where httpd (nobody)
+    # could not open it itself (the test's files are root's)
+    assert "Importing module" in s.stderr()
+    s.out.seek(0)
+    assert '"GET / HTTP/1.1" 200' in s.out.read()
+    assert not os.path.exists(s.tmp) and processes_naming(s.tmp) == []
