@@ -14,7 +14,6 @@ import socket
 import subprocess
 import tempfile
 import textwrap
-import time
 
 import pytest
 
@@ -162,27 +161,57 @@ def test_version():
     assert "Apache/2.4" in r.stdout and facts["HTTPD"] in r.stdout
 
 
-def test_create_start_stop(tree):
+@pytest.mark.parametrize("user", [None, "nobody"])
+def test_create_start_stop(tree, user):
+    """create, start, requests, stop: as root (children as www-data), and
+    as a normal user (runtime files and mutexes in the server's logs/)."""
+    if user and not IS_ROOT:
+        pytest.skip("needs root to become nobody")
+    if user:
+        os.chown(tree.root, pwd.getpwnam(user).pw_uid, -1)
     d = os.path.join(tree.root, "site")
     port = free_port()
-    r = run("create", d, "--listen", "127.0.0.1:%d" % port)
+    r = run("create", d, "--listen", "127.0.0.1:%d" % port, user=user)
     assert r.returncode == 0, r.stderr
     tree("site/htdocs/whoami.py", "import os\ndef index(req):\n    return str(os.getuid())\n")
     gen = run("genconfig", d)
     with open(os.path.join(d, "conf", "httpd.conf")) as f:
         assert gen.stdout == f.read() and "LoadModule python_module %s" % MODULE in gen.stdout
-    r = run("start", d)
+    r = run("start", d, user=user)
     try:
         assert r.returncode == 0, r.stdout + r.stderr
-        assert wait_for(lambda: get_or_none(port, "/"))
         assert get(port, "/") == (200, "Hello from mod_python \n")
         assert get(port, "/index.py/hello?name=cli") == (200, "Hello, cli!\n")
-        assert get(port, "/whoami.py") == (200, str(CHILD_UID))
+        uid = pwd.getpwnam(user).pw_uid if user else CHILD_UID
+        assert get(port, "/whoami.py") == (200, str(uid))
+        assert_one_line_error(run("start", d, user=user), "already running")
     finally:
-        stop = run("stop", d)
+        stop = run("stop", d, user=user)
     assert stop.returncode == 0, stop.stderr
     assert get_or_none(port, "/") is None
-    assert run("stop", d).returncode == 1
+    assert_one_line_error(run("stop", d, user=user), "not running")
+
+
+def test_start_that_fails_is_reported(tree):
+    # a port taken: httpd says so before it detaches
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        d = os.path.join(tree.root, "taken")
+        r = run("create", d, "--listen", "127.0.0.1:%d" % taken.getsockname()[1])
+        assert r.returncode == 0, r.stderr
+        r = run("start", d)
+        assert r.returncode == 1 and "Address already in use" in r.stderr, r.stderr
+    # mod_python's locks cannot be made (not even root may create files in
+    # /proc): httpd fails after it detached, and the command, which waits
+    # to see it up, says so
+    d = os.path.join(tree.root, "locks")
+    r = run("create", d, "--listen", "127.0.0.1:%d" % free_port(),
+            "--pythonoption", "mod_python.mutex_directory /proc")
+    assert r.returncode == 0, r.stderr
+    assert_one_line_error(run("start", d), "httpd did not start")
+    with open(os.path.join(d, "logs", "error_log")) as f:
+        assert "cannot create lock" in f.read()
 
 
 def get_or_none(port, path):

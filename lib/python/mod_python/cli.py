@@ -112,6 +112,7 @@ def cmd_create(args):
         if args.pythonhandler == "mod_python.wsgi" else [])
     if script is None:
         return 1
+    _add_runtime_dir(script, os.path.join(dest, "logs"))
     index = os.path.join(dest, "htdocs", "index.py")
     if args.pythonhandler == "mod_python.publisher" and not os.path.exists(index):
         with open(index, "w") as f:
@@ -124,6 +125,24 @@ def cmd_create(args):
           "  mod_python genconfig %s --write), htdocs/, logs/.\n"
           "Start it with: mod_python start %s" % (dest, dest, dest))
     return 0
+
+
+# Appended to create's conf/httpd_conf.py (3.5's script, which has
+# neither): httpd's runtime files and mutexes in logs/, not in the
+# compiled-in /var/run/apache2 that only root may write.
+RUNTIME_DIR = """
+# mod_python create: runtime files and mutexes beside the logs.
+config.append(Container(Directive("DefaultRuntimeDir", {logs!r}),
+                        Directive("Mutex", "file:" + {logs!r} + " default")))
+"""
+
+
+def _add_runtime_dir(script, logs):
+    with open(script) as f:
+        text = f.read()
+    head, sep, tail = text.rpartition("\nprint(config)")
+    with open(script, "w") as f:
+        f.write(head + RUNTIME_DIR.format(logs=logs) + sep + tail)
 
 
 def _group_name(user):
@@ -163,10 +182,33 @@ def _alive(pidfile):
         return False
 
 
+def _starting(conf):
+    """Whether an `httpd -f conf -k start` process is still there."""
+    argv = b"\0-f\0" + conf.encode() + b"\0-k\0start\0"
+    for d in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                if argv in f.read():
+                    return True
+        except OSError:
+            pass
+    return False
+
+
 def cmd_start(args):
     conf = conf_path(args.dir)
     check_readable(run_user(), [os.path.dirname(conf)], "the server directory")
+    pidfile = _pid_file(conf)
+    if _alive(pidfile):
+        raise CliError("httpd is already running (pid file %s)" % pidfile)
     _ctl(conf, "start")
+    # -k start returns once httpd has detached, and it may still fail
+    # after (in post_config): wait for its pid file, while it is starting
+    deadline = time.time() + 30
+    while not _alive(pidfile) and _starting(conf) and time.time() < deadline:
+        time.sleep(0.05)
+    if not _alive(pidfile):
+        raise CliError("httpd did not start: see its error log (ErrorLog in %s)" % conf)
     print("Started httpd with %s." % conf)
     return 0
 
