@@ -185,6 +185,17 @@ def test_create_start_stop(tree, user):
         uid = pwd.getpwnam(user).pw_uid if user else CHILD_UID
         assert get(port, "/whoami.py") == (200, str(uid))
         assert_one_line_error(run("start", d, user=user), "already running")
+        # the 3.5 way to change it: edit the script, genconfig, restart
+        script = os.path.join(d, "conf", "httpd_conf.py")
+        with open(script) as f:
+            text = f.read().replace("\nprint(config)",
+                                    '\nconfig.append(PythonOption("greeting again"))\nprint(config)')
+        with open(script, "w") as f:
+            f.write(text)
+        assert run("genconfig", d, "--write").returncode == 0
+        r = run("restart", d, user=user)
+        assert r.returncode == 0, r.stderr
+        assert wait_for(lambda: get_or_none(port, "/") == (200, "Hello from mod_python again\n"))
     finally:
         stop = run("stop", d, user=user)
     assert stop.returncode == 0, stop.stderr
@@ -307,6 +318,25 @@ def test_serve_errors(tree):
                               port), "does not exist")
     assert_one_line_error(run("serve", tree.root, "--wsgi", "nosuch.py", "--port", port),
                           "no WSGI application file")
+    assert_one_line_error(run("serve", tree.root, "--processes", "0", "--port", port),
+                          "--processes must be at least 1")
+    r = subprocess.run([COMMAND, "serve", os.path.join(tree.root, "app.py"), "--port", port],
+                       env=dict(env(), MOD_PYTHON_SO="/nonexistent/mod_python.so"),
+                       capture_output=True, text=True, timeout=60)
+    assert_one_line_error(r, "cannot find the mod_python module", "/nonexistent/mod_python.so")
+
+
+def test_httpd_not_found(monkeypatch):
+    """configure's HTTPD, then apxs's, then the PATH; none: one message."""
+    import sys
+    sys.path.insert(0, os.path.join(ROOT, "lib", "python"))
+    from mod_python import clihttpd, version
+    monkeypatch.setattr(version, "HTTPD", "/nonexistent/apache2")
+    assert clihttpd.find_httpd() in ("/usr/sbin/apache2", "/usr/sbin/httpd")
+    monkeypatch.setattr(clihttpd, "_apxs", lambda var: "")
+    monkeypatch.setattr(clihttpd, "CLEAN_PATH", "/nonexistent")
+    with pytest.raises(clihttpd.CliError, match="cannot find httpd: not at '/nonexistent/apache2'"):
+        clihttpd.find_httpd()
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="the drop to www-data happens only as root")

@@ -260,6 +260,9 @@ def cmd_serve(args):
     httpd = find_httpd()
     if not 0 < args.port < 65536:
         raise CliError("--port %d is not a port number" % args.port)
+    for name in ("processes", "threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise CliError("--%s must be at least 1" % name)
     check_port(args.host, args.port)
     tmp = tempfile.mkdtemp(prefix="mod_python-serve-")
     try:
