@@ -241,35 +241,41 @@ def run_foreground(httpd, conf, host, port, banner):
     only, and we stop it in order.  Its logs are /dev/stdout and
     /dev/stderr: pipes from us, which httpd can always open again (unlike
     a socket, or a terminal or file of another user's), copied to ours.
-    Returns httpd's exit status, 0 when
-    we stopped it."""
-    stopping = []
+    Returns httpd's exit status, 0 when we stopped it."""
+    procs, stopping = [], []
 
     def stop(signum, frame):
         stopping.append(signum)
-        try:
-            proc.send_signal(signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+        for proc in procs:
+            try:
+                proc.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
-    proc = subprocess.Popen([httpd, "-f", conf, "-DFOREGROUND"], env=httpd_env(),
-                            start_new_session=True, preexec_fn=_die_with_parent,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    relays = [threading.Thread(target=_relay, args=(pipe, fd), daemon=True)
-              for pipe, fd in ((proc.stdout, 1), (proc.stderr, 2))]
-    for t in relays:
-        t.start()
+    # before httpd starts: a signal from then on stops it in order
     old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    relays = []
     try:
-        if _wait_listening(proc, host, port):
+        if stopping:
+            return 0
+        procs.append(subprocess.Popen(
+            [httpd, "-f", conf, "-DFOREGROUND"], env=httpd_env(), start_new_session=True,
+            preexec_fn=_die_with_parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        proc = procs[0]
+        relays = [threading.Thread(target=_relay, args=(pipe, fd), daemon=True)
+                  for pipe, fd in ((proc.stdout, 1), (proc.stderr, 2))]
+        for t in relays:
+            t.start()
+        if _wait_listening(proc, host, port) and not stopping:
             print(banner, file=sys.stderr, flush=True)
         status = proc.wait()
     finally:
         for s, h in old.items():
             signal.signal(s, h)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         for t in relays:
             # until the children (which hold the pipes too) are gone
             t.join(timeout=10)
