@@ -188,8 +188,8 @@ def test_create_start_stop(tree, user):
         # the 3.5 way to change it: edit the script, genconfig, restart
         script = os.path.join(d, "conf", "httpd_conf.py")
         with open(script) as f:
-            text = f.read().replace("\nprint(config)",
-                                    '\nconfig.append(PythonOption("greeting again"))\nprint(config)')
+            text = f.read().replace(
+                "\nprint(config)", '\nconfig.append(PythonOption("greeting again"))\nprint(config)')
         with open(script, "w") as f:
             f.write(text)
         assert run("genconfig", d, "--write").returncode == 0
@@ -236,17 +236,20 @@ def get_or_none(port, path):
 def test_serve_file_reloads_and_stops(tree, serve, mpm):
     path = tree("app.py", HANDLER.format(version="v1"))
     s = serve("app.py", "--mpm", mpm)
-    assert get(s.port, "/any/path") == (200, "v1 uid=%d" % CHILD_UID)
+    r = get(s.port, "/any/path")
+    assert r == (200, "v1 uid=%d" % CHILD_UID), (r, s.stderr())
     edit_visible(path, HANDLER.format(version="v2"))
-    assert get(s.port, "/") == (200, "v2 uid=%d" % CHILD_UID)
+    r = get(s.port, "/")
+    assert r == (200, "v2 uid=%d" % CHILD_UID), (r, s.stderr())
     assert processes_naming(s.tmp)
     assert s.interrupt() == 0, s.stderr()
     assert not os.path.exists(s.tmp)
-    assert processes_naming(s.tmp) == []
+    assert processes_naming(s.tmp) == [], s.stderr()
     assert get_or_none(s.port, "/") is None
     # the access log went to stdout, the error log (the import) to stderr
     s.out.seek(0)
-    assert '"GET /any/path HTTP/1.1" 200' in s.out.read()
+    out = s.out.read()
+    assert '"GET /any/path HTTP/1.1" 200' in out, out
     assert "Importing module '%s'" % path in s.stderr()
 
 

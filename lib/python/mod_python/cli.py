@@ -158,19 +158,24 @@ def _ctl(conf, action):
         raise CliError("httpd -k %s failed (status %d)" % (action, r.returncode))
 
 
-def _pid_file(conf):
-    """The PidFile a configuration names (relative to its ServerRoot)."""
-    root, pid = "", None
+def _directives(conf):
+    """The main server's one-argument directives of a configuration
+    (lines not indented, as httpdconf writes them): name -> value."""
+    found = {}
     with open(conf) as f:
         for line in f:
             words = line.split()
-            if len(words) == 2 and words[0] == "ServerRoot":
-                root = words[1].strip('"')
-            elif len(words) == 2 and words[0] == "PidFile":
-                pid = words[1].strip('"')
-    if pid is None:
+            if len(words) == 2 and not line[0].isspace():
+                found.setdefault(words[0], words[1].strip('"'))
+    return found
+
+
+def _pid_file(conf):
+    """The PidFile a configuration names (relative to its ServerRoot)."""
+    d = _directives(conf)
+    if "PidFile" not in d:
         raise CliError("%s names no PidFile: cannot tell when httpd has stopped" % conf)
-    return os.path.join(root, pid)
+    return os.path.join(d.get("ServerRoot", ""), d["PidFile"])
 
 
 def _alive(pidfile):
@@ -197,7 +202,10 @@ def _starting(conf):
 
 def cmd_start(args):
     conf = conf_path(args.dir)
-    check_readable(run_user(), [os.path.dirname(conf)], "the server directory")
+    d = _directives(conf)
+    if os.geteuid() == 0 and "User" in d and os.path.isdir(d.get("DocumentRoot", "")):
+        # the children (User) serve the DocumentRoot
+        check_readable(run_user(d["User"]), [d["DocumentRoot"]], "the DocumentRoot")
     pidfile = _pid_file(conf)
     if _alive(pidfile):
         raise CliError("httpd is already running (pid file %s)" % pidfile)
@@ -235,6 +243,11 @@ def cmd_restart(args):
     return 0
 
 
+def _address(host, port):
+    """host:port as httpd's Listen and URLs write it ([::1]:8000)."""
+    return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
+
+
 def serve_config(args, tmp, httpd):
     """The configuration text of `serve`, and the paths httpd must read."""
     user = run_user(args.user)
@@ -243,12 +256,13 @@ def serve_config(args, tmp, httpd):
     check_readable(user, paths, "the target")
     check_readable(user, [os.path.dirname(os.path.abspath(mod_python.__file__))],
                    "the mod_python package")
-    host = args.host
-    listen = "[%s]:%d" % (host, args.port) if ":" in host else "%s:%d" % (host, args.port)
     threads = args.threads or 10
     processes = args.processes or (4 if args.mpm == "prefork" else 1)
     return serveconf.CONFIG.format(
-        tmp=tmp, listen=listen, host=host, mpm=args.mpm, modules_dir=modules_dir(),
+        tmp=tmp, listen=_address(args.host, args.port),
+        # httpd takes no IPv6 address as a ServerName
+        server_name="localhost" if ":" in args.host else args.host,
+        mpm=args.mpm, modules_dir=modules_dir(),
         user="User %s\nGroup %s" % (user.pw_name, _group_name(user)) if user else "",
         loads="\n".join(load_lines(httpd, serveconf.SERVE_MODULES)),
         module=find_module(),
@@ -266,17 +280,16 @@ def cmd_serve(args):
     check_port(args.host, args.port)
     tmp = tempfile.mkdtemp(prefix="mod_python-serve-")
     try:
-        # httpd's children (www-data when we are root) read nothing here,
-        # but the parent's runtime files are looked up by path
+        # httpd's children (www-data when we are root) may open the mutex
+        # files in it again (flock mutexes do)
         os.chmod(tmp, 0o755)
         conf = os.path.join(tmp, "httpd.conf")
         with open(conf, "w") as f:
             f.write(serve_config(args, tmp, httpd))
         print("mod_python serve: configuration in %s" % tmp, file=sys.stderr, flush=True)
-        url = "http://%s:%d/" % ("[%s]" % args.host if ":" in args.host else args.host,
-                                 args.port)
-        banner = "mod_python serve: serving %s at %s (reload %s); Ctrl-C stops" % (
-            os.path.abspath(args.target), url, "on" if args.reload else "off")
+        banner = "mod_python serve: serving %s at http://%s/ (reload %s); Ctrl-C stops" % (
+            os.path.abspath(args.target), _address(args.host, args.port),
+            "on" if args.reload else "off")
         status = run_foreground(httpd, conf, args.host, args.port, banner)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

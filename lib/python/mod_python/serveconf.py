@@ -25,7 +25,7 @@ CONFIG = """\
 # httpd's stdout and stderr: pipes that mod_python serve copies to its own.
 ServerRoot {tmp}
 Listen {listen}
-ServerName {host}
+ServerName {server_name}
 PidFile {tmp}/httpd.pid
 DefaultRuntimeDir {tmp}
 Mutex file:{tmp} default
