@@ -271,8 +271,10 @@ def test_serve_directory(tree, serve):
     """)
     tree("page.psp", "<% n = 6 * 7 %>psp says <%= n %>")
     tree("static.txt", "plain file\n")
+    tree("sub/more.py", "def page(req):\n    return 'below'\n")
     s = serve()     # TARGET defaults to the current directory
     assert get(s.port, "/") == (200, "the index")
+    assert get(s.port, "/sub/more.py/page") == (200, "below")
     assert get(s.port, "/index.py/add?a=2&b=3") == (200, "5")
     assert get(s.port, "/page.psp") == (200, "psp says 42")
     assert get(s.port, "/static.txt") == (200, "plain file\n")
@@ -293,6 +295,27 @@ def test_serve_wsgi(tree, serve):
     assert get(s.port, "/x") == (200, "two /x")
     s2 = serve(".", "--wsgi", "pkg.site")
     assert get(s2.port, "/z") == (200, "pkg /z")
+
+
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback")
+def test_serve_ipv6(tree, serve):
+    import http.client
+    tree("app.py", HANDLER.format(version="v6"))
+    s = serve("app.py", "--host", "::1")
+    assert "at http://[::1]:%d/" % s.port in s.stderr()
+    conn = http.client.HTTPConnection("::1", s.port, timeout=30)
+    conn.request("GET", "/")
+    assert conn.getresponse().read().decode().startswith("v6 ")
+    conn.close()
 
 
 def assert_one_line_error(r, *words):
@@ -331,8 +354,7 @@ def test_serve_errors(tree):
 
 def test_httpd_not_found(monkeypatch):
     """configure's HTTPD, then apxs's, then the PATH; none: one message."""
-    import sys
-    sys.path.insert(0, os.path.join(ROOT, "lib", "python"))
+    monkeypatch.syspath_prepend(os.path.join(ROOT, "lib", "python"))
     from mod_python import clihttpd, version
     monkeypatch.setattr(version, "HTTPD", "/nonexistent/apache2")
     assert clihttpd.find_httpd() in ("/usr/sbin/apache2", "/usr/sbin/httpd")

@@ -70,10 +70,18 @@ def _defines_handler(path):
     return False
 
 
-def _servable(directory):
-    """The .py and .psp files directly in `directory`."""
-    return sorted(os.path.join(directory, f) for f in os.listdir(directory)
-                  if f.endswith((".py", ".psp")) and not f.startswith("."))
+def _servable(directory, limit=50):
+    """Up to `limit` .py and .psp files in `directory` and below (hidden
+    directories and __pycache__ left out): what the children must read,
+    and proof that there is something to serve."""
+    found = []
+    for path, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
+        found += [os.path.join(path, f) for f in sorted(files)
+                  if f.endswith((".py", ".psp")) and not f.startswith(".")]
+        if len(found) >= limit:
+            break
+    return found[:limit]
 
 
 def _wsgi(target, spec, reload):
@@ -122,7 +130,7 @@ def target_section(target, wsgi=None, reload=True):
         paths = _servable(target)
         if not paths:
             raise CliError("%r has nothing to serve: no .py (publisher) or .psp (PSP) "
-                           "file in it" % target)
+                           "file in it or below" % target)
         docroot, paths = target, [target] + paths
         section = "<Directory %s>\n%s\n</Directory>" % (target, DIRECTORY_SECTION)
     elif target.endswith(".py"):
