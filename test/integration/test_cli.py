@@ -254,11 +254,28 @@ def test_serve_file_reloads_and_stops(tree, serve, mpm):
 
 
 def test_serve_no_reload(tree, serve):
+    """--no-reload: PythonAutoReload Off, and the interpreter frozen:
+    not even import_module(autoreload=True) loads an edited module."""
     path = tree("app.py", HANDLER.format(version="v1"))
+    helper = tree("helper.py", "V = 'a'\n")
+    tree("frozen.py", """\
+        import os
+        from mod_python import apache
+
+        def handler(req):
+            here = os.path.dirname(__file__)
+            m = apache.import_module(os.path.join(here, "helper.py"), autoreload=True)
+            req.write(m.V)
+            return apache.OK
+    """)
     s = serve("app.py", "--no-reload", "--mpm", "prefork", "--processes", "1")
     assert get(s.port, "/")[1].startswith("v1 ")
     edit_visible(path, HANDLER.format(version="v2"))
     assert get(s.port, "/")[1].startswith("v1 ")
+    s2 = serve("frozen.py", "--no-reload", "--mpm", "prefork", "--processes", "1")
+    assert get(s2.port, "/") == (200, "a")
+    edit_visible(helper, "V = 'b'\n")
+    assert get(s2.port, "/") == (200, "a")
 
 
 def test_serve_directory(tree, serve):

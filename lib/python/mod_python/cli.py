@@ -257,11 +257,15 @@ def serve_config(args, tmp, httpd):
     check_readable(user, [os.path.dirname(os.path.abspath(mod_python.__file__))],
                    "the mod_python package")
     threads = args.threads or 10
+    # the main server's interpreter is named after its ServerName
+    server_name = "localhost" if ":" in args.host else args.host   # IPv6: no address
+    # --no-reload: nothing is checked again, not even import_module(autoreload=True)
+    freeze = "" if args.reload else \
+        "PythonImport mod_python.apache::freeze_modules %s" % server_name
     processes = args.processes or (4 if args.mpm == "prefork" else 1)
     return serveconf.CONFIG.format(
         tmp=tmp, listen=_address(args.host, args.port),
-        # httpd takes no IPv6 address as a ServerName
-        server_name="localhost" if ":" in args.host else args.host,
+        server_name=server_name, freeze=freeze,
         mpm=args.mpm, modules_dir=modules_dir(),
         user="User %s\nGroup %s" % (user.pw_name, _group_name(user)) if user else "",
         loads="\n".join(load_lines(httpd, serveconf.SERVE_MODULES)),

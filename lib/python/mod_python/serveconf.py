@@ -33,6 +33,7 @@ Mutex file:{tmp} default
 LoadModule mpm_{mpm}_module {modules_dir}/mod_mpm_{mpm}.so
 {loads}
 LoadModule python_module {module}
+{freeze}
 {mpm_settings}
 ErrorLog /dev/stderr
 LogLevel notice
