@@ -180,7 +180,7 @@ def test_create_start_stop(tree, user):
     r = run("start", d, user=user)
     try:
         assert r.returncode == 0, r.stdout + r.stderr
-        assert get(port, "/") == (200, "Hello from mod_python \n")
+        assert get(port, "/") == (200, "Hello from mod_python!\n")
         assert get(port, "/index.py/hello?name=cli") == (200, "Hello, cli!\n")
         uid = pwd.getpwnam(user).pw_uid if user else CHILD_UID
         assert get(port, "/whoami.py") == (200, str(uid))
@@ -195,7 +195,7 @@ def test_create_start_stop(tree, user):
         assert run("genconfig", d, "--write").returncode == 0
         r = run("restart", d, user=user)
         assert r.returncode == 0, r.stderr
-        assert wait_for(lambda: get_or_none(port, "/") == (200, "Hello from mod_python again\n"))
+        assert wait_for(lambda: get_or_none(port, "/") == (200, "again\n"))
     finally:
         stop = run("stop", d, user=user)
     assert stop.returncode == 0, stop.stderr

@@ -25,7 +25,7 @@ import time
 import mod_python
 from mod_python import httpdconf, serveconf, version
 from mod_python.clihttpd import (CliError, check_port, check_readable, find_httpd,
-                                 find_module, httpd_env, load_lines, modules_dir,
+                                 find_module, httpd_env, load_lines,
                                  run_foreground, run_user)
 
 MPMS = ("event", "worker", "prefork")
@@ -37,7 +37,8 @@ hello(req, name="you"); / calls index(req)."""
 
 
 def index(req):
-    return "Hello from mod_python %s\\n" % req.get_options().get("greeting", "")
+    # PythonOption greeting TEXT (in conf/httpd_conf.py) changes it
+    return req.get_options().get("greeting", "Hello from mod_python!") + "\\n"
 
 
 def hello(req, name="world"):
@@ -119,8 +120,12 @@ def cmd_create(args):
             f.write(INDEX_PY)
     with open(os.path.join(dest, "conf", "httpd.conf"), "w") as f:
         f.write(_genconfig_text(script))
-    for d, dirs, files in os.walk(dest):
-        os.chmod(d, 0o755)
+    # whatever the umask, httpd's children (www-data when started as
+    # root) read the tree
+    for d in ("", "conf", "htdocs", "logs"):
+        os.chmod(os.path.join(dest, d), 0o755)
+    if os.path.exists(index):
+        os.chmod(index, 0o644)
     print("Created %s: conf/httpd.conf (from conf/httpd_conf.py: edit that, then\n"
           "  mod_python genconfig %s --write), htdocs/, logs/.\n"
           "Start it with: mod_python start %s" % (dest, dest, dest))
@@ -266,9 +271,8 @@ def serve_config(args, tmp, httpd):
     return serveconf.CONFIG.format(
         tmp=tmp, listen=_address(args.host, args.port),
         server_name=server_name, freeze=freeze,
-        mpm=args.mpm, modules_dir=modules_dir(),
         user="User %s\nGroup %s" % (user.pw_name, _group_name(user)) if user else "",
-        loads="\n".join(load_lines(httpd, serveconf.SERVE_MODULES)),
+        loads="\n".join(load_lines(httpd, ("mpm_" + args.mpm,) + serveconf.SERVE_MODULES)),
         module=find_module(),
         mpm_settings=serveconf.mpm_settings(args.mpm, processes, threads),
         mime_types=serveconf.mime_types(), docroot=docroot, section=section)

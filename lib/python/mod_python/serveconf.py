@@ -8,8 +8,8 @@ import os
 
 from mod_python.clihttpd import CliError
 
-# The modules a served tree needs, after the MPM; load_lines() leaves out
-# those built into httpd (Debian's log_config and unixd).
+# The modules a served tree needs, after the MPM (mpm_NAME); load_lines()
+# leaves out those built into httpd (Debian's log_config and unixd).
 SERVE_MODULES = ("authz_core", "mime", "dir", "log_config", "unixd")
 
 # What serves a directory: the publisher for .py, PSP for .psp; other files
@@ -30,7 +30,6 @@ PidFile {tmp}/httpd.pid
 DefaultRuntimeDir {tmp}
 Mutex file:{tmp} default
 {user}
-LoadModule mpm_{mpm}_module {modules_dir}/mod_mpm_{mpm}.so
 {loads}
 LoadModule python_module {module}
 {freeze}
