@@ -253,6 +253,17 @@ def test_serve_file_reloads_and_stops(tree, serve, mpm):
     assert "Importing module '%s'" % path in s.stderr()
 
 
+def test_serve_file_with_a_syntax_error(tree, serve):
+    """A file being edited is served all the same: its traceback until it
+    is fixed."""
+    path = tree("app.py", "def handler(req:\n")
+    s = serve("app.py")
+    status, body = get(s.port, "/")
+    assert status == 500 and "SyntaxError" in body, body
+    edit_visible(path, HANDLER.format(version="fixed"))
+    assert get(s.port, "/")[1].startswith("fixed ")
+
+
 def test_serve_no_reload(tree, serve):
     """--no-reload: PythonAutoReload Off, and the interpreter frozen:
     not even import_module(autoreload=True) loads an edited module."""

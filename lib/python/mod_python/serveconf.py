@@ -39,7 +39,6 @@ LogLevel notice
 LogFormat "%h %l %u %t \\"%r\\" %>s %b %D" served
 CustomLog /dev/stdout served
 TypesConfig {mime_types}
-GracefulShutdownTimeout 5
 DocumentRoot {docroot}
 <Directory />
     AllowOverride None
@@ -54,8 +53,11 @@ def _defines_handler(path):
     try:
         with open(path, "rb") as f:
             tree = ast.parse(f.read(), path)
-    except (OSError, SyntaxError, ValueError) as e:
-        raise CliError("cannot read %s: %s" % (path, e))
+    except OSError as e:
+        raise CliError("cannot read %s: %s" % (path, e.strerror))
+    except (SyntaxError, ValueError):
+        # being edited: served, its traceback shows until it is fixed
+        return True
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names = [node.name]
