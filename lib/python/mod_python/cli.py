@@ -322,9 +322,10 @@ def _parser():
     c.add_argument("--mpm", choices=MPMS, default="event")
     c.add_argument("--user", help="the children's user when started as root (default www-data)")
     c.add_argument("--force", action="store_true", help="replace an existing conf/httpd_conf.py")
-    for name, text in (("start", "start httpd"), ("stop", "stop httpd and wait for it"),
-                       ("restart", "restart httpd gracefully")):
-        s = sub.add_parser(name, help=text + " with DIR/conf/httpd.conf")
+    for name, text in (("start", "start httpd on DIR/conf/httpd.conf"),
+                       ("stop", "stop that httpd, and wait until it has exited"),
+                       ("restart", "restart that httpd gracefully")):
+        s = sub.add_parser(name, help=text)
         s.add_argument("dir", metavar="DIR", help="a directory made by create, or an httpd.conf")
     g = sub.add_parser("genconfig", help="print the config that DIR/conf/httpd_conf.py makes")
     g.add_argument("src", metavar="DIR|SCRIPT")
@@ -339,16 +340,18 @@ def _serve_parser(sub):
     s.add_argument("target", nargs="?", default=".", metavar="TARGET", help=(
         "a .py file defining handler(req), or a directory of publisher modules (.py) "
         "and PSP pages (.psp); with --wsgi, the application's directory (default .)"))
-    s.add_argument("--port", type=int, default=8000, help="default %(default)s")
-    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    s.add_argument("--port", type=int, default=8000, metavar="N", help="default %(default)s")
+    s.add_argument("--host", default="127.0.0.1", metavar="ADDRESS",
+                   help="address to listen on (default %(default)s)")
     s.add_argument("--mpm", choices=MPMS, default="event")
     s.add_argument("--reload", action=argparse.BooleanOptionalAction, default=True,
                    help="run edited code on the next request (default on)")
     s.add_argument("--wsgi", metavar="MODULE::CALLABLE",
                    help="serve this WSGI application (app.py::application, mysite.wsgi)")
-    s.add_argument("--processes", type=int, help="children (default 1; prefork 4)")
-    s.add_argument("--threads", type=int, help="threads per child (default 10)")
-    s.add_argument("--user", help="the children's user when run as root (default www-data)")
+    s.add_argument("--processes", type=int, metavar="N", help="children (default 1; prefork 4)")
+    s.add_argument("--threads", type=int, metavar="N", help="threads per child (default 10)")
+    s.add_argument("--user", metavar="NAME",
+                   help="the children's user when run as root (default www-data, else nobody)")
 
 
 def main(argv=None):
