@@ -97,26 +97,35 @@ def processes_naming(text):
 
 
 class Serve:
-    """`mod_python serve ARGS` in the background, its output in files."""
+    """`mod_python serve ARGS` in the background, its stdout and stderr in
+    files of the tree."""
 
-    def __init__(self, tree, *args, user=None):
+    def __init__(self, tree, args, user=None):
         self.port = free_port()
-        self.out = open(os.path.join(tree.root, ".out"), "w+")
-        self.err = open(os.path.join(tree.root, ".err"), "w+")
+        self.out_path = os.path.join(tree.root, ".out-%d" % self.port)
+        self.err_path = os.path.join(tree.root, ".err-%d" % self.port)
         pre = ["setpriv", "--reuid", user, "--regid", "nogroup", "--clear-groups"] \
             if user else []
-        self.proc = subprocess.Popen(pre + [COMMAND, "serve", "--port", str(self.port)]
-                                     + list(args), env=env(), stdout=self.out,
-                                     stderr=self.err, cwd=tree.root)
-        if not wait_for(lambda: "Ctrl-C stops" in self.stderr() or self.proc.poll()
-                        is not None, timeout=30):
-            raise AssertionError("serve did not start:\n" + self.stderr())
-        assert self.proc.poll() is None, self.stderr()
+        self.argv = pre + [COMMAND, "serve", "--port", str(self.port)] + list(args)
+        self.cwd = tree.root
+        self.proc = self.tmp = None
+
+    def start(self):
+        # appending: the command writes at the end of the files, whatever
+        # this process reads (a shared offset would let it overwrite them)
+        with open(self.out_path, "a") as out, open(self.err_path, "a") as err:
+            self.proc = subprocess.Popen(self.argv, env=env(), stdout=out, stderr=err,
+                                         cwd=self.cwd)
+        started = wait_for(lambda: "Ctrl-C stops" in self.stderr()
+                           or self.proc.poll() is not None, timeout=30)
+        assert started and self.proc.poll() is None, "serve did not start:\n" + self.stderr()
         self.tmp = re.search(r"configuration in (\S+)", self.stderr()).group(1)
 
     def stderr(self):
-        self.err.seek(0)
-        return self.err.read()
+        return read(self.err_path)
+
+    def stdout(self):
+        return read(self.out_path)
 
     def interrupt(self):
         """SIGINT, as Ctrl-C: the command's exit status."""
@@ -124,29 +133,35 @@ class Serve:
         return self.proc.wait(timeout=30)
 
     def close(self):
-        if self.proc.poll() is None:
+        if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        for pid in processes_naming(self.tmp):
+        for pid in processes_naming(self.tmp) if self.tmp else []:
             os.kill(pid, signal.SIGKILL)
-        self.out.close()
-        self.err.close()
+
+
+def read(path):
+    with open(path, errors="replace") as f:
+        return f.read()
 
 
 @pytest.fixture
 def serve(tree):
-    started = []
+    """serve(ARGS...) starts `mod_python serve` on a free port in the
+    tree; each is stopped at the end (even one that failed to start)."""
+    made = []
 
     def start(*args, user=None):
-        s = Serve(tree, *args, user=user)
-        started.append(s)
+        s = Serve(tree, args, user=user)
+        made.append(s)
+        s.start()
         return s
 
     yield start
-    for s in started:
+    for s in made:
         s.close()
 
 
@@ -247,9 +262,7 @@ def test_serve_file_reloads_and_stops(tree, serve, mpm):
     assert processes_naming(s.tmp) == [], s.stderr()
     assert get_or_none(s.port, "/") is None
     # the access log went to stdout, the error log (the import) to stderr
-    s.out.seek(0)
-    out = s.out.read()
-    assert '"GET /any/path HTTP/1.1" 200' in out, out
+    assert '"GET /any/path HTTP/1.1" 200' in s.stdout(), s.stdout()
     assert "Importing module '%s'" % path in s.stderr()
 
 
@@ -410,6 +423,5 @@ def test_serve_as_a_normal_user(tree, serve):
     # httpd's logs reach the command's output even where httpd (nobody)
     # could not open it itself (the test's files are root's)
     assert "Importing module" in s.stderr()
-    s.out.seek(0)
-    assert '"GET / HTTP/1.1" 200' in s.out.read()
+    assert '"GET / HTTP/1.1" 200' in s.stdout()
     assert not os.path.exists(s.tmp) and processes_naming(s.tmp) == []
