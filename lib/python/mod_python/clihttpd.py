@@ -44,16 +44,20 @@ def _apxs(var):
     return ""
 
 
-def find_httpd():
-    """The httpd this mod_python was built for (configure's HTTPD), else
-    the one apxs names, else apache2/httpd on the PATH."""
-    candidates = [version.HTTPD]
+def _httpd_candidates():
+    """Where httpd may be, best first (apxs is asked only when needed)."""
+    yield version.HTTPD
     sbindir, target = _apxs("SBINDIR"), _apxs("TARGET")
     if sbindir and target:
-        candidates.append(os.path.join(sbindir, target))
+        yield os.path.join(sbindir, target)
     for name in HTTPD_NAMES:
-        candidates.append(shutil.which(name, path=CLEAN_PATH) or "")
-    for c in candidates:
+        yield shutil.which(name, path=CLEAN_PATH) or ""
+
+
+def find_httpd():
+    """The httpd this mod_python was built for (configure's HTTPD), else
+    the one apxs names, else apache2/httpd on a clean PATH."""
+    for c in _httpd_candidates():
         if c and os.path.isfile(c) and os.access(c, os.X_OK):
             return c
     raise CliError("cannot find httpd: not at %r (configure's HTTPD), and neither apxs "
@@ -63,9 +67,11 @@ def find_httpd():
 
 def modules_dir():
     """httpd's module directory: configure's LIBEXECDIR, else apxs's."""
-    for d in (version.LIBEXECDIR, _apxs("LIBEXECDIR")):
-        if d and os.path.isdir(d):
-            return d
+    if version.LIBEXECDIR and os.path.isdir(version.LIBEXECDIR):
+        return version.LIBEXECDIR
+    d = _apxs("LIBEXECDIR")
+    if d and os.path.isdir(d):
+        return d
     raise CliError("cannot find httpd's module directory: not at %r (configure's "
                    "LIBEXECDIR) and apxs does not name one (install apache2-dev)"
                    % version.LIBEXECDIR)
