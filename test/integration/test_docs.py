@@ -203,12 +203,6 @@ def relative_links(path):
         yield target.split("#")[0]
 
 
-# Pages written on other branches (issue 17's install and cli parts): a
-# link to one is excused only while the file does not exist yet.  Remove
-# a name once its branch is merged.
-PENDING = {"doc/install.md", "doc/cli.md"}
-
-
 def test_relative_links_point_to_files():
     pages = sorted(glob.glob(os.path.join(DOC, "*.md"))) + [os.path.join(ROOT, "README")]
     assert len(pages) >= 10, pages
@@ -216,7 +210,7 @@ def test_relative_links_point_to_files():
     for page in pages:
         for target in relative_links(page):
             path = os.path.normpath(os.path.join(os.path.dirname(page), target))
-            if not os.path.exists(path) and os.path.relpath(path, ROOT) not in PENDING:
+            if not os.path.exists(path):
                 broken.append("%s -> %s" % (os.path.relpath(page, ROOT), target))
     assert not broken, "broken links: %s" % broken
 
