@@ -55,8 +55,7 @@ static inline int wanted(const request_rec *r, unsigned phases)
 {
     const mp_dir_config *c = mp_dir_conf(r);
 
-    return (c && (c->phases & phases)) ||
-           ap_get_module_config(r->request_config, &python_module) != NULL;
+    return (c && (c->phases & phases)) || mp_request_touched(r);
 }
 
 #define BIT(phase) (1u << (phase))

@@ -172,7 +172,7 @@ static void read_interp(request_rec *r, mp_interp *in, st_interp *si)
 
     memset(si, 0, sizeof(*si));
     si->name = in->name;   /* lives as long as the process */
-    si->gil = in->own_gil ? "own" : "shared";
+    si->gil = mp_interp_gil_name(in);
     /* By name: the one way in; it is found, never made. */
     if (!mp_interp_enter(in->name, NULL, &ctx))
         return;   /* logged */

@@ -377,7 +377,7 @@ static mp_interp *interp_create(const char *name, int path_named, int *over,
     n_path_named += path_named;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, MPLOG_INTERP_CREATED
                  "mod_python: created interpreter '%s' (%s GIL)", name,
-                 in->own_gil ? "own" : "shared");
+                 mp_interp_gil_name(in));
 done:
     pthread_mutex_unlock(&create_mu);
     return in;

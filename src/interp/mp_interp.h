@@ -114,6 +114,12 @@ mp_interp *mp_interp_current(void);
  * A broken one (`broken` set) must not be entered. */
 mp_interp *mp_interp_first(void);
 
+/* "own" or "shared": what PythonInterpreterGIL gave `in`. */
+static inline const char *mp_interp_gil_name(const mp_interp *in)
+{
+    return in->own_gil ? "own" : "shared";
+}
+
 /* Release the object linked by `p` (a reference owned by the caller, of
  * interpreter `in`) without holding the GIL: hooks.release does it at the
  * next mp_interp_enter(in).  Lock-free: any thread, any time. */

@@ -116,6 +116,12 @@ void mp_request_set_phase(PyObject *req, PyObject *phase);
 mp_imp_request *mp_request_importer_state(PyObject *req);
 /* The handlers req.add_handler() added to `phase` of r, or NULL. */
 const apr_array_header_t *mp_request_added(const request_rec *r, mp_phase phase);
+/* Has Python run for r (a request object made, or a handler added)?  The
+ * hooks ask it before anything else: inline, one load. */
+static inline int mp_request_touched(const request_rec *r)
+{
+    return ap_get_module_config(r->request_config, &python_module) != NULL;
+}
 PyTypeObject *mp_request_type_new(PyObject *module);
 
 PyObject *mp_server_new(struct mp_pystate *st, server_rec *s);

@@ -22,7 +22,7 @@ static int fill(mp_pystate *st, const mp_interp *in, const mp_importer_host *hos
         goto done;
     if (!(st->name = PyUnicode_InternFromString(name)) ||
         !(st->apache = PyImport_ImportModule("mod_python.apache")) ||
-        !(gil = PyUnicode_FromString(in->own_gil ? "own" : "shared")) ||
+        !(gil = PyUnicode_FromString(mp_interp_gil_name(in))) ||
         !(st->server_return = PyObject_GetAttrString(st->apache, "SERVER_RETURN")) ||
         !(srv = mp_server_new(st, s)) ||
         PyObject_SetAttrString(st->apache, "main_server", srv) < 0 ||
