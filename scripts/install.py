@@ -291,8 +291,9 @@ def uninstall(a):
 def disable(a):
     """If a2enmod enabled our python.load, undo that first: a link left to
     a removed file would stop apache2 from starting.  With DESTDIR (or no
-    a2dismod) the links in mods-enabled are removed here; otherwise by
-    a2dismod, which also keeps its own state."""
+    a2dismod, or another directory than the system's /etc/apache2, which
+    is the only one a2dismod's state in /var/lib/apache2 is about) the
+    links in mods-enabled are removed here; otherwise by a2dismod."""
     available = a.destdir + a.modsdir
     enabled = os.path.join(os.path.dirname(available), "mods-enabled")
     links = []
@@ -303,7 +304,8 @@ def disable(a):
             links.append(link)
     if not links:
         return
-    if not a.destdir and shutil.which("a2dismod"):
+    if not a.destdir and os.path.dirname(available) == "/etc/apache2" \
+            and shutil.which("a2dismod"):
         subprocess.run(["a2dismod", "-q", "python"], check=True)
         say("disabled: a2dismod python")
     else:

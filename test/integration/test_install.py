@@ -8,14 +8,16 @@ import marshal
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import urllib.request
 
 import pytest
 
-from harness import (BUILD_ROOT, BUILD_VERSION_PY, CLEAN_PATH, MODULE, ROOT, handler_vhost,
-                     python_home_line, read_file)
+from harness import (ASAN, BUILD_ROOT, BUILD_VERSION_PY, CLEAN_PATH, MODULE, ROOT, free_port,
+                     handler_vhost, python_home_line, read_file, wait_for)
 
 pytestmark = pytest.mark.skipif(
     not os.path.isfile(os.path.join(BUILD_ROOT, "Makefile")) or not os.path.isfile(MODULE),
@@ -237,6 +239,52 @@ def test_installed_command_runs_the_installed_cli(tmpdir_755):
     r = subprocess.run([dirs["BINDIR"] + "/mod_python", "version"], capture_output=True,
                        text=True, timeout=30, env={"PATH": CLEAN_PATH})
     assert r.returncode == 0 and "4." in r.stdout, r.stdout + r.stderr
+
+
+def get(port, path):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
+            return r.status, r.read().decode()
+    except OSError:
+        return None
+
+
+@pytest.mark.skipif(ASAN or not shutil.which("a2enmod", path=CLEAN_PATH),
+                    reason="needs Debian's a2enmod, and no ASan build")
+def test_new_user_install_a2enmod_serve(tmpdir_755):
+    """What a new user does: make install, a2enmod python (run for real, on
+    a configuration directory of the test's), then one `mod_python serve
+    DIR` with the installed command, which finds the installed module."""
+    dirs = {k: tmpdir_755 + v for k, v in DIRS.items()}
+    confdir = os.path.dirname(dirs["MODS_AVAILABLE"])
+    assert make("install", dirs).returncode == 0
+    os.makedirs(os.path.join(confdir, "mods-enabled"))
+    # a2enmod keeps state too: in the test's tree, not the system's
+    env = {"PATH": CLEAN_PATH, "LANG": "C.UTF-8", "APACHE_CONFDIR": confdir,
+           "APACHE_STATE_DIRECTORY": os.path.join(tmpdir_755, "state")}
+    r = subprocess.run(["a2enmod", "python"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    load = os.path.join(confdir, "mods-enabled", "python.load")
+    assert os.path.realpath(load) == os.path.join(dirs["MODS_AVAILABLE"], "python.load")
+    site = os.path.join(tmpdir_755, "site")
+    os.makedirs(site)
+    with open(os.path.join(site, "index.py"), "w") as f:
+        f.write("def index(req):\n    return 'served ' + req.get_options().get('x', '')\n")
+    os.chmod(site, 0o755)
+    port = free_port()
+    proc = subprocess.Popen([dirs["BINDIR"] + "/mod_python", "serve", site, "--port", str(port)],
+                            env={"PATH": CLEAN_PATH, "LANG": "C.UTF-8"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: get(port, "/") is not None or proc.poll() is not None,
+                        timeout=30), "serve did not answer"
+        assert get(port, "/") == (200, "served "), proc.poll()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=30)[1]
+    assert proc.returncode == 0 and " mod_python/4." in err, err   # ours, not Debian's 3.5
+    assert make("uninstall", dirs).returncode == 0
+    assert not os.path.lexists(load)
 
 
 # ---------------------------------------------------------------- configure

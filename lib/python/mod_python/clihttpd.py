@@ -66,15 +66,18 @@ def find_httpd():
 
 
 def modules_dir():
-    """httpd's module directory: configure's LIBEXECDIR, else apxs's."""
-    if version.LIBEXECDIR and os.path.isdir(version.LIBEXECDIR):
-        return version.LIBEXECDIR
+    """httpd's module directory (its MPMs...): apxs's LIBEXECDIR as
+    configure found it, else as apxs says now.  mod_python.so itself may
+    be installed elsewhere (configure --with-apache-moddir)."""
+    known = getattr(version, "HTTPD_LIBEXECDIR", "")
+    if known and os.path.isdir(known):
+        return known
     d = _apxs("LIBEXECDIR")
     if d and os.path.isdir(d):
         return d
-    raise CliError("cannot find httpd's module directory: not at %r (configure's "
-                   "LIBEXECDIR) and apxs does not name one (install apache2-dev)"
-                   % version.LIBEXECDIR)
+    raise CliError("cannot find httpd's module directory: not at %r (apxs -q LIBEXECDIR "
+                   "when configured) and apxs does not name one (install apache2-dev)"
+                   % known)
 
 
 def find_module():
