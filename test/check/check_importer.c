@@ -128,6 +128,45 @@ static PyObject *t_c_import(PyObject *m, PyObject *args)
     return mp_importer_import(imp, name, -1, -1, path);
 }
 
+/* A handler's remembered import (mp_import_memo), as dispatch keeps one
+ * per configured handler: memo_new() -> capsule; memo_import(memo, imp,
+ * name, path); memo_filled(memo): does it remember something now? */
+static void memo_free(PyObject *cap)
+{
+    mp_import_memo *memo = PyCapsule_GetPointer(cap, "mptest.memo");
+
+    mp_import_memo_clear(memo);
+    free(memo);
+}
+
+static PyObject *t_memo_new(PyObject *m, PyObject *u)
+{
+    mp_import_memo *memo = calloc(1, sizeof(*memo));
+    PyObject *cap = memo ? PyCapsule_New(memo, "mptest.memo", memo_free) : NULL;
+
+    if (!cap)
+        free(memo);
+    return cap ? cap : PyErr_NoMemory();
+}
+
+static PyObject *t_memo_import(PyObject *m, PyObject *args)
+{
+    PyObject *cap, *imp, *name, *path = NULL;
+    mp_import_memo *memo;
+
+    if (!PyArg_ParseTuple(args, "OOU|O", &cap, &imp, &name, &path) ||
+        !(memo = PyCapsule_GetPointer(cap, "mptest.memo")))
+        return NULL;
+    return mp_importer_import_memo(imp, memo, name, path);
+}
+
+static PyObject *t_memo_filled(PyObject *m, PyObject *cap)
+{
+    mp_import_memo *memo = PyCapsule_GetPointer(cap, "mptest.memo");
+
+    return memo ? PyBool_FromLong(memo->entry != NULL) : NULL;
+}
+
 static PyObject *t_epoch(PyObject *m, PyObject *u)
 {
     return PyLong_FromUnsignedLong(mp_watch_poll());
@@ -147,6 +186,9 @@ static PyMethodDef t_methods[] = {
     {"set", t_set, METH_VARARGS, NULL},
     {"logs", t_logs, METH_NOARGS, NULL},
     {"c_import", t_c_import, METH_VARARGS, NULL},
+    {"memo_new", t_memo_new, METH_NOARGS, NULL},
+    {"memo_import", t_memo_import, METH_VARARGS, NULL},
+    {"memo_filled", t_memo_filled, METH_O, NULL},
     {NULL}
 };
 
@@ -337,6 +379,10 @@ PYTEST(test_fresh_tree_check_cost)
 /* Notification is exact: a rewrite that leaves size, mtime and inode as
  * they were (two saves within one clock tick) is still seen. */
 PYTEST(test_notify_exact)
+
+/* A handler's remembered import gives what a full import would: new
+ * versions, the request's own version, another search path's file. */
+PYTEST(test_import_memo)
 
 /* A module file named otherwise than *.py is followed as well. */
 PYTEST(test_other_names_followed)
@@ -874,6 +920,7 @@ static Suite *importer_suite(void)
     tcase_add_test(tc, test_fresh_tree_check_cost);
     tcase_add_test(tc, test_notify_exact);
     tcase_add_test(tc, test_other_names_followed);
+    tcase_add_test(tc, test_import_memo);
     tcase_add_test(tc, test_new_file_shadows_after_cached_resolution);
     tcase_add_test(tc, test_import_module_arguments);
     tcase_add_test(tc, test_names_are_the_users);
