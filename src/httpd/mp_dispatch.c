@@ -4,6 +4,8 @@
  * cleanup phase and PythonImport. */
 #include "httpd/mp_httpd.h"
 
+#include "importer/mp_watch.h"
+
 #include "http_core.h"
 #include "http_request.h"
 
@@ -370,8 +372,19 @@ static int goes_on(mp_phase phase, int rc)
     return (rc == OK && (f & MP_GO_ON_OK)) || (rc == DECLINED && (f & MP_GO_ON_DECLINED));
 }
 
+/* The request's watch epoch for the importer's change check, polled
+ * before the GIL was taken (0: the importer polls itself). */
+static void give_epoch(PyObject *req, unsigned long epoch)
+{
+    mp_imp_request *rq = mp_request_importer_state(req);
+
+    if (!rq->epoch)
+        rq->epoch = epoch;
+}
+
 static int run_list(mp_interp *in, request_rec *r, const mp_dir_config *c,
-                    const apr_array_header_t *list, mp_phase phase, mp_context *ctx)
+                    const apr_array_header_t *list, mp_phase phase, mp_context *ctx,
+                    unsigned long epoch)
 {
     int rc = DECLINED, called = 0;
 
@@ -380,6 +393,7 @@ static int run_list(mp_interp *in, request_rec *r, const mp_dir_config *c,
                          "mod_python: cannot create the request object");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    give_epoch(ctx->req, epoch);
     if (mp_pystate_apply_path(in, c->python_path, r, r->server) < 0)
         return HTTP_INTERNAL_SERVER_ERROR;
     mp_request_set_phase(ctx->req, mp_pystate_of(in)->phase_names[phase]);
@@ -432,16 +446,20 @@ run_phase(request_rec *r, const mp_dir_config *c, const apr_array_header_t *list
     mp_context ctx = { r, r->server, NULL, NULL, NULL };
     mp_interp *in;
     const char *name, *fallback;
+    unsigned long epoch;
     int rc;
 
     if (phase == MP_HANDLER && (!r->handler || (strcmp(r->handler, "mod_python") &&
                                                 strcmp(r->handler, "python-program"))))
         return DECLINED;
     name = mp_interp_name(r, c, APR_ARRAY_IDX(list, 0, mp_handler).directory, &fallback);
+    /* The importer's change check drains inotify once per request (a
+     * read()): here, before the GIL is taken, not while holding it. */
+    epoch = c && c->autoreload != 0 ? mp_watch_poll() : 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!(in = mp_interp_enter(name, fallback, &ctx)))
             return HTTP_INTERNAL_SERVER_ERROR;
-        rc = run_list(in, r, c, c ? c->handlers[phase] : NULL, phase, &ctx);
+        rc = run_list(in, r, c, c ? c->handlers[phase] : NULL, phase, &ctx, epoch);
         mp_host_collect_later(r, in);
         mp_interp_leave(in);
         if (rc != RETRY)
