@@ -11,8 +11,10 @@ own interpreter: mod_python 4 and 3.5 `PythonInterpreter <host>` (and
 <host>`.  The hello world answers with the name of the interpreter it runs
 in, and every answer is checked against its host: N hosts, N interpreters.
 
-Clock: from `httpd -k start` to the first answer of v001.test (requests
-retried every 2 ms until the server listens), then each other host asked
+Clock: from `httpd -k start` to the first connection accepted
+("listening": httpd's parent has read the configuration, run its modules'
+post_config and opened its socket; retried every 2 ms), to the first
+answer of v001.test (the child started, the first request), then each other host asked
 once, one after the other, by its Host header: "all N" is the time until
 the last one answered; "each further host": the median time of those
 later first requests (creating an interpreter, importing the handler).
@@ -111,26 +113,28 @@ def rss_mb(pid):
 
 
 def ask(h, name, deadline=60.0):
-    """The body of /app/x from host `name`; retried while nothing listens."""
+    """The body of /app/x from host `name`, retried while nothing listens;
+    and when the connection was made (time.perf_counter())."""
     t = time.time()
     while True:
+        conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=60)
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=60)
-            try:
-                conn.request("GET", "/app/x", headers={"Host": name})
-                r = conn.getresponse()
-                body = r.read()
-            finally:
-                conn.close()
+            conn.connect()
+            connected = time.perf_counter()
+            conn.request("GET", "/app/x", headers={"Host": name})
+            r = conn.getresponse()
+            body = r.read()
             break
         except ConnectionRefusedError:
             if time.time() - t > deadline:
                 raise
             time.sleep(0.002)
+        finally:
+            conn.close()
     if r.status != 200 or body.decode() != name:
         raise RuntimeError("%s: %s answered %d %r:\n%s" % (h.name, name, r.status, body[:200],
                                                            h.log()[-3000:]))
-    return body
+    return connected
 
 
 def child(h):
@@ -145,17 +149,18 @@ def child(h):
 
 
 def one_run(key, n):
-    """{first, all, later, rss1, rssn, per, parent} of a fresh server."""
+    """{listening, first, all, later, rss1, rssn, per, parent} of a fresh
+    server."""
     h = server(key, n)
     try:
         hosts = names(n)
         time.sleep(max(0.0, h.written + 2.1 - time.time()))
         t0 = time.perf_counter()
         h.ctl("-k", "start")
-        ask(h, hosts[0])
+        listening = ask(h, hosts[0]) - t0
         first = time.perf_counter() - t0
         kid = child(h)
-        r = {"first": first * 1e3, "rss1": rss_mb(kid)}
+        r = {"listening": listening * 1e3, "first": first * 1e3, "rss1": rss_mb(kid)}
         later = []
         for name in hosts[1:]:
             t = time.perf_counter()
@@ -178,15 +183,16 @@ def report(env, runs, args):
              "127.0.0.1, one interpreter each (mod_python: PythonInterpreter per host; "
              "mod_wsgi: embedded, WSGIApplicationGroup per host), each host asked once by its "
              "Host header, one after the other; every answer names its interpreter and is "
-             "checked.  Times from `httpd -k start`, 2 s after the files were written (as on "
+             "checked.  Times from `httpd -k start` (listening: the first connection accepted, "
+             "the parent's start-up), 2 s after the files were written (as on "
              "a deployed site: no importer waits for a writer); RSS = VmRSS from /proc.  "
              "%d round(s), "
              "interleaved, medians." % args.rounds, "",
              "Date: %(date)s  " % env, "Machine: %(machine)s  " % env,
              "httpd: %(httpd)s; Python %(python)s  " % env, "",
-             "| module | N hosts | first answer | all N answered | each further host "
+             "| module | N hosts | listening | first answer | all N answered | each further host "
              "| child RSS after 1st | child RSS after all | RSS per interpreter | parent RSS |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
 
     def med(rs, fig, fmt):
         vals = [r[fig] for r in rs if r[fig] is not None]
@@ -195,8 +201,9 @@ def report(env, runs, args):
     for key in MODULES:
         for n in args.hosts:
             rs = runs[key, n]
-            lines.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
-                MODULES[key][0], n, med(rs, "first", "%.0f ms"), med(rs, "all", "%.0f ms"),
+            lines.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                MODULES[key][0], n, med(rs, "listening", "%.0f ms"),
+                med(rs, "first", "%.0f ms"), med(rs, "all", "%.0f ms"),
                 med(rs, "later", "%.1f ms"), med(rs, "rss1", "%.1f MB"),
                 med(rs, "rssn", "%.1f MB"), med(rs, "per", "%.2f MB"),
                 med(rs, "parent", "%.1f MB")))
@@ -216,8 +223,9 @@ def main():
             for key in MODULES:
                 r = one_run(key, n)
                 runs[key, n].append(r)
-                print("round %d %-5s N=%-3d first %6.0f ms, all %6.0f ms, child %.1f MB" % (
-                    rnd + 1, key, n, r["first"], r["all"], r["rssn"]), file=sys.stderr)
+                print("round %d %-5s N=%-3d listening %5.0f ms, first %5.0f ms, all %6.0f ms, "
+                      "child %.1f MB" % (rnd + 1, key, n, r["listening"], r["first"], r["all"],
+                                         r["rssn"]), file=sys.stderr)
     text = report(env, runs, args)
     common.save(text)
     print(text)
