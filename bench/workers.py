@@ -3,7 +3,8 @@ server CPU per request, and the time the GIL is held per request (issue 16,
 "also measure"; printed, no target).
 
 Servers: the C handler, the Python floor and mod_python 4's hello world
-(bench/common.py), each under worker and under event: one child of 2
+(bench/common.py), and the last with PythonAutoReload Off, each under
+worker and under event: one child of 2
 threads, httpd pinned to CPU 0, wrk -t1 -c2 (one connection per thread:
 worker keeps a thread for each keep-alive connection, so more connections
 than threads would only wait) pinned to CPU 1; interleaved rounds, medians.
@@ -37,7 +38,10 @@ from common import one_child
 
 TITLE = "## Worker vs event MPM, 2 threads per child: throughput and GIL hold (bench/workers.py)"
 SHIM = os.path.join(common.HERE, "build", "gilhold.so")
-KEYS = ["c", "floor", "mp4"]
+KEYS = ["c", "floor", "mp4", "mp4_noreload"]
+# mod_python 4's hello world without the per-request change check: what
+# that check (with its read() of the inotify descriptor) holds the GIL for.
+NORELOAD = "PythonAutoReload Off\n" + common.APP % "hello"
 MPMS = ["worker", "event"]
 THREADS = 2
 
@@ -61,9 +65,13 @@ def servers():
     try:
         for mpm in MPMS:
             settings = one_child(mpm, THREADS) + "KeepAliveTimeout 30\n"
-            for key, h in common.servers(KEYS, settings, mpm).items():
-                h.name = "%s-%s" % (key, mpm)
+            for key, h in common.servers(KEYS[:3], settings, mpm).items():
                 s[mpm, key] = h
+            s[mpm, "mp4_noreload"] = common.server("mp4_noreload", {"hello.py": common.HELLO},
+                                                   NORELOAD, mpm_settings=settings, mpm=mpm)
+            for key in KEYS:
+                h = s[mpm, key]
+                h.name = "%s-%s" % (key, mpm)
                 if key != "c":
                     h.gil_file = h.path("gilhold")
                     with open(h.gil_file, "wb") as f:
@@ -115,7 +123,8 @@ def rounds(s, args):
     return out
 
 
-LABELS = {"c": "C handler", "floor": "Python floor", "mp4": "mod_python 4, hello world"}
+LABELS = {"c": "C handler", "floor": "Python floor", "mp4": "mod_python 4, hello world",
+          "mp4_noreload": "mod_python 4, same, PythonAutoReload Off"}
 
 
 def report(env, r, args):
