@@ -19,7 +19,7 @@ import statistics
 import sys
 import time
 
-from run import MP35_MODULE, ONE_CHILD, cpu_seconds, environment, server
+from common import MP35_MODULE, ONE_CHILD, cpu_seconds, environment, server
 
 # 3.5's readline() raises IOError at the end of the input where ours gives
 # b"": the handler takes both, so that it is the same code in both servers.

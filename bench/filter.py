@@ -20,7 +20,7 @@ import argparse
 import statistics
 import sys
 
-from run import MP35_MODULE, measure, server
+from common import MP35_MODULE, measure, server
 
 SIZE = 1 << 20
 EXPECTED = b"".join(b"%07d|" % i * 8192 for i in range(16))

@@ -21,7 +21,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import run  # noqa: E402  (bench/run.py: servers, wrk, CPU accounting)
+import common  # noqa: E402  (bench/common.py: servers, wrk, CPU accounting)
 
 FLASK_HELLO = '''
 from flask import Flask
@@ -68,18 +68,18 @@ MP_CONF = """<Location /app>
     PythonOption mod_python.wsgi.application {app}/%s
 </Location>
 """
-WSGI_CONF = "LoadModule wsgi_module %s\nWSGIScriptAlias /app {app}/%%s\n" % run.WSGI_MODULE
+WSGI_CONF = "LoadModule wsgi_module %s\nWSGIScriptAlias /app {app}/%%s\n" % common.WSGI_MODULE
 
 
 def servers():
     return {
-        "mp4_wsgi": run.server("mp4-wsgi", {"hello_wsgi.py": run.WSGI_HELLO},
+        "mp4_wsgi": common.server("mp4-wsgi", {"hello_wsgi.py": common.WSGI_HELLO},
                                MP_CONF % "hello_wsgi.py::application"),
-        "modwsgi_wsgi": run.server("modwsgi-wsgi", {"hello.wsgi": run.WSGI_HELLO},
+        "modwsgi_wsgi": common.server("modwsgi-wsgi", {"hello.wsgi": common.WSGI_HELLO},
                                    WSGI_CONF % "hello.wsgi", python_module=None),
-        "mp4_flask": run.server("mp4-flask", {"hello_flask.py": FLASK_HELLO},
+        "mp4_flask": common.server("mp4-flask", {"hello_flask.py": FLASK_HELLO},
                                 MP_CONF % "hello_flask.py::app"),
-        "modwsgi_flask": run.server("modwsgi-flask", {"flask.wsgi": FLASK_HELLO +
+        "modwsgi_flask": common.server("modwsgi-flask", {"flask.wsgi": FLASK_HELLO +
                                                       "application = app\n"},
                                     WSGI_CONF % "flask.wsgi", python_module=None),
     }
@@ -114,14 +114,14 @@ def report(env, cpu, rps, args):
 def profile(seconds):
     """cProfile of mod_python.wsgi.handler serving the Flask app under wrk
     for `seconds`: where a request's Python time goes."""
-    h = run.server("mp4-profile", {"hello_flask.py": FLASK_HELLO, "prof.py": PROFILE},
+    h = common.server("mp4-profile", {"hello_flask.py": FLASK_HELLO, "prof.py": PROFILE},
                    "<Location /app>\n    SetHandler mod_python\n"
                    "    PythonHandler {app}/prof.py\n"
                    "    PythonOption mod_python.wsgi.application {app}/hello_flask.py::app\n"
                    "</Location>\n")
     try:
         h.start()
-        run.wrk(h, seconds)
+        common.wrk(h, seconds)
         return h.get("/app/x?dump", timeout=60).text
     finally:
         h.cleanup()
@@ -136,29 +136,11 @@ def main():
     if args.profile:
         print(profile(args.profile))
         return
-    env = run.environment()
-    cpu, rps = run.rounds(servers(), args)
+    env = common.environment()
+    cpu, rps = common.rounds(servers(), args)
     text = report(env, cpu, rps, args)
-    save(text)
+    common.save(text)
     print(text)
-
-
-def save(section):
-    """Replace this script's section of RESULTS.md (bench/run.py keeps the
-    "## " sections when it rewrites the file)."""
-    path = os.path.join(HERE, "RESULTS.md")
-    try:
-        with open(path) as f:
-            old = f.read()
-    except OSError:
-        old = ""
-    title = section.split("\n", 1)[0]
-    start = old.find(title)
-    if start >= 0:
-        end = old.find("\n## ", start + len(title))
-        old = old[:start].rstrip("\n") + ("\n" + old[end:] if end >= 0 else "")
-    with open(path, "w") as f:
-        f.write(old.rstrip("\n") + "\n\n" + section)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "test", "integration"))
 from harness import (MODULE, ONE_PREFORK_CHILD, RUN_USER, Httpd, edit_visible,  # noqa: E402
                      wait_for)
-from run import MP35_MODULE, environment  # noqa: E402
+from common import MP35_MODULE, environment  # noqa: E402
 
 BYTECODE_OFF = "PythonOption mod_python.importer.bytecode Off\n"
 BYTECODE_DIR = "PythonOption mod_python.importer.bytecode_dir {root}/bytecode\n"

@@ -46,90 +46,21 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import run  # noqa: E402  (bench/run.py: the servers and handlers of the comparison)
-from flask import save  # noqa: E402  (bench/flask.py's, not Flask: RESULTS.md sections)
-from harness import HTTPD, ONE_PREFORK_CHILD, RUN_USER  # noqa: E402
+import common  # noqa: E402  (bench/common.py: the servers and handlers of the comparison)
+from common import BODY, KEYS, LABEL, PREFORK, WORKLOADS  # noqa: E402
+from harness import HTTPD, RUN_USER  # noqa: E402
 
 OUT = os.path.join(HERE, "build", "callgrind")
+BODIES = {k: body for k, _, _, body in WORKLOADS}
 TITLE = "## CPU instructions per request, callgrind (bench/instructions.py)"
-PREFORK = {"mpm": "prefork", "mpm_settings": ONE_PREFORK_CHILD}
 VALGRIND = ["valgrind", "--tool=callgrind", "--dump-instr=no", "--collect-atstart=yes",
             "--vgdb=no"]
 
-# run.py's hello world, also reading a request header and setting one.
-HEADERS_HELLO = '''
-from mod_python import apache
-BODY = b"Hello, world!\\n"
-def handler(req):
-    agent = req.headers_in.get("User-Agent")
-    req.headers_out["X-Hello"] = "yes" if agent else "no"
-    req.content_type = "text/plain"
-    req.set_content_length(len(BODY))
-    req.write(BODY, 0)
-    return apache.OK
-'''
-
-# A site's usual directives around the same handler.
-REALISTIC = """<Directory {app}>
-    SetHandler mod_python
-    PythonHandler hello
-    PythonPath "sys.path + ['{app}/lib']"
-    PythonOption site.name example
-    PythonOption site.mode production
-    PythonOption site.db /var/lib/example/db.sqlite
-    PythonOption site.cache_seconds 300
-    PythonOption site.admin webmaster@example.org
-    PythonDebug On
-</Directory>
-"""
-
-# The static pair: hello.txt in the app directory, served by httpd's own
-# handler; with mod_python loaded and a Python handler at another URL, or
-# with no mod_python at all.
-STATIC_PY = """<Location /py>
-    SetHandler mod_python
-    PythonHandler {app}/hello.py
-</Location>
-"""
-
-STATIC_NONE = "<Location /py>\n    SetHandler none\n</Location>\n"
-
-# key, label, URL, what the response's body must be
-WORKLOADS = [
-    ("c", "C handler (the limit)", "/app/x", run.BODY),
-    ("floor", "Python floor: GIL + one call of the same handler", "/app/x", run.BODY),
-    ("mp4", "mod_python 4, hello world", "/app/x", run.BODY),
-    ("mp35", "mod_python 3.5, hello world", "/app/x", run.BODY),
-    ("wsgi", "mod_wsgi (embedded), WSGI hello world", "/app/x", run.BODY),
-    ("mp4_chain", "mod_python 4, 3-deep import chain, autoreload On", "/app/x", None),
-    ("mp4_frozen", "mod_python 4, same chain, freeze_modules()", "/app/x", None),
-    ("static_mp4", "static hello.txt, mod_python 4 loaded (handler at /py)",
-     "/app/hello.txt", run.BODY),
-    ("static", "static hello.txt, no mod_python", "/app/hello.txt", run.BODY),
-    ("mp4_real", "mod_python 4, hello world, PythonPath + 5 PythonOption + PythonDebug",
-     "/app/x", run.BODY),
-    ("mp4_headers", "mod_python 4, hello world + headers_in read + headers_out set",
-     "/app/x", run.BODY),
-]
-LABEL = {k: label for k, label, _, _ in WORKLOADS}
-
 
 def servers(keys):
-    """{key: Httpd} for the workloads in keys (trees written, not started)."""
-    s = {}
-    if set(keys) & {"c", "floor", "mp4", "mp35", "wsgi", "mp4_chain", "mp4_frozen"}:
-        s.update(run.servers(**PREFORK))
-    static_files = {"hello.txt": run.BODY.decode(), "hello.py": run.HELLO}
-    s["static_mp4"] = run.server("static_mp4", static_files, STATIC_PY, **PREFORK)
-    # the same <Location>, without mod_python: the same sections to walk
-    s["static"] = run.server("static", static_files, STATIC_NONE, python_module=None, **PREFORK)
-    s["mp4_real"] = run.server("mp4_real", {"hello.py": run.HELLO, "lib/helpers.py": "X = 1\n"},
-                               REALISTIC, **PREFORK)
-    s["mp4_headers"] = run.server("mp4_headers", {"hello.py": HEADERS_HELLO},
-                                  run.APP % "hello", **PREFORK)
-    for key in list(s):
-        if key not in keys:
-            s.pop(key).cleanup()
+    """{key: Httpd} for the workloads in keys (trees written, not started):
+    bench/common.py's, prefork, not pinned, PYTHONHASHSEED=0."""
+    s = common.servers(keys, **PREFORK)
     for h in s.values():
         h.extra_env["PYTHONHASHSEED"] = "0"
         h.launcher = []
@@ -158,7 +89,7 @@ def check(h, key, path, body):
         raise RuntimeError("%s: no X-Hello header: %s" % (h.name, r.headers))
     if key == "static_mp4":
         r = h.get("/py/x", timeout=120)  # the Python handler is there, and works
-        if r.status != 200 or r.body != run.BODY:
+        if r.status != 200 or r.body != BODY:
             raise RuntimeError("%s /py answered %d:\n%s" % (h.name, r.status, h.log()[-3000:]))
 
 
@@ -343,8 +274,8 @@ ALLOC_ROWS = [
 def ours(fn):
     """Our module's functions: mp_*, or from src/ or our mod_python.so."""
     w = WHERE[fn]
-    return (fn.startswith("mp_") or any(f.startswith(run.ROOT + "/src/") for f in w["files"])
-            or any(o.startswith(run.ROOT + "/src/") for o in w["objects"]))
+    return (fn.startswith("mp_") or any(f.startswith(common.ROOT + "/src/") for f in w["files"])
+            or any(o.startswith(common.ROOT + "/src/") for o in w["objects"]))
 
 
 def where(fn):
@@ -396,7 +327,7 @@ def breakdown(a, b, files, n1, n2, top=25):
 
 
 def versions():
-    env = run.environment()
+    env = common.environment()
     env["valgrind"] = subprocess.run(["valgrind", "--version"], capture_output=True,
                                      text=True).stdout.strip()
     return env
@@ -472,21 +403,15 @@ def report(env, ipr, spread, allocs, args, took, breakdowns):
     return "\n".join(lines) + "\n"
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def arguments(ap):
     ap.add_argument("--quick", action="store_true", help="N1=200, N2=400, warm-up 50")
-    ap.add_argument("--only", help="comma-separated workload keys: " +
-                    ",".join(k for k, _, _, _ in WORKLOADS))
     ap.add_argument("--jobs", type=int, default=1,
                     help="valgrind runs at once (the counts do not depend on it)")
-    args = ap.parse_args()
-    args.n1, args.n2, args.warmup = (200, 400, 50) if args.quick else (2000, 4000, 200)
-    keys = [k for k, _, _, _ in WORKLOADS]
-    if args.only:
-        keys = [k for k in keys if k in args.only.split(",")]
-    t0 = time.time()
-    run.build_c_modules()
-    env = versions()
+
+
+def counts(args, keys):
+    """Every run of the workloads in keys: ({(key, N, repetition): total
+    Ir}, {(key, N): the first repetition's callgrind file})."""
     os.makedirs(OUT, exist_ok=True)
     runner = Runner()
     s = {}
@@ -495,10 +420,10 @@ def main():
 
     def job(key, n, rep):
         h = s[key]
-        path, body = [(p, b) for k, _, p, b in WORKLOADS if k == key][0]
         dest = os.path.join(OUT, "%s-n%d-r%d.out" % (key, n, rep))
         t = time.time()
-        totals[key, n, rep] = runner.run(h, key, path, body, n, args.warmup, dest)
+        totals[key, n, rep] = runner.run(h, key, common.URL[key], BODIES[key], n,
+                                         args.warmup, dest)
         if rep == 1:
             files[key, n] = dest
         print("%-12s N=%-5d rep %d: %15s Ir (%.0f s)" % (key, n, rep,
@@ -522,8 +447,17 @@ def main():
         pool.shutdown(wait=False, cancel_futures=True)
         runner.stop_all()
         pool.shutdown(wait=True)
-        for h in s.values():
-            h.cleanup()
+        common.cleanup(s)
+    return totals, files
+
+
+def measure_all(args, keys=KEYS):
+    """Count, then the figures of report(): {env, ipr, spread, allocs,
+    breakdowns, took} (ipr: instructions per request by key)."""
+    args.n1, args.n2, args.warmup = (200, 400, 50) if args.quick else (2000, 4000, 200)
+    t0 = time.time()
+    env = versions()
+    totals, files = counts(args, keys)
     ipr, spread, allocs = {}, {}, {}
     for key in keys:
         a, b = [(totals[key, args.n2, r] - totals[key, args.n1, r]) / (args.n2 - args.n1)
@@ -536,12 +470,24 @@ def main():
     for a, b in (("mp4", "floor"), ("static_mp4", "static")):
         if a in keys and b in keys:
             breakdowns += breakdown(a, b, files, args.n1, args.n2)
-    took = time.time() - t0
-    text = report(env, ipr, spread, allocs, args, took, breakdowns)
+    return {"env": env, "ipr": ipr, "spread": spread, "allocs": allocs,
+            "breakdowns": breakdowns, "took": time.time() - t0}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    arguments(ap)
+    ap.add_argument("--only", help="comma-separated workload keys: " + ",".join(KEYS))
+    args = ap.parse_args()
+    keys = [k for k in KEYS if not args.only or k in args.only.split(",")]
+    common.build_c_modules()
+    r = measure_all(args, keys)
+    text = report(r["env"], r["ipr"], r["spread"], r["allocs"], args, r["took"],
+                  r["breakdowns"])
     print(text)
     if not args.only:
-        save(text)
-    print("took %.0f s" % took, file=sys.stderr)
+        common.save(text)
+    print("took %.0f s" % r["took"], file=sys.stderr)
 
 
 if __name__ == "__main__":

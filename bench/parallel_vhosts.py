@@ -77,7 +77,7 @@ sys.path.insert(0, os.path.join(ROOT, "test", "integration"))
 from harness import Httpd, handler_vhost, one_child  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from pythons import build, pyenv_builds, readable_copy  # noqa: E402
-from run import environment  # noqa: E402
+from common import environment  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 THREADS = 8

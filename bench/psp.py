@@ -20,8 +20,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import run  # noqa: E402  (bench/run.py: servers, wrk, CPU accounting)
-from flask import save  # noqa: E402  (bench/flask.py's, not Flask: RESULTS.md sections)
+import common  # noqa: E402  (bench/common.py: servers, wrk, CPU accounting)
 
 PAGE = '''<html>
 <%
@@ -51,10 +50,10 @@ CONF = "<Directory {app}>\n    SetHandler mod_python\n    PythonHandler mod_pyth
 
 def servers():
     return {
-        "mp4_psp": run.server("mp4-psp", {"x": PAGE}, CONF),
-        "mp35_psp": run.server("mp35-psp", {"x": PAGE}, CONF, python_module=run.MP35_MODULE,
+        "mp4_psp": common.server("mp4-psp", {"x": PAGE}, CONF),
+        "mp35_psp": common.server("mp35-psp", {"x": PAGE}, CONF, python_module=common.MP35_MODULE,
                                env={"PYTHONPATH": ""}),
-        "mp4_hello": run.server("mp4-hello", {"hello.py": run.HELLO}, run.APP % "hello"),
+        "mp4_hello": common.server("mp4-hello", {"hello.py": common.HELLO}, common.APP % "hello"),
     }
 
 
@@ -67,9 +66,9 @@ LABELS = [
 
 def check_same_page():
     """Both servers write the same page: its size in bytes."""
-    s = {"mp4": run.server("mp4-psp-check", {"x": PAGE}, CONF),
-         "mp35": run.server("mp35-psp-check", {"x": PAGE}, CONF,
-                            python_module=run.MP35_MODULE, env={"PYTHONPATH": ""})}
+    s = {"mp4": common.server("mp4-psp-check", {"x": PAGE}, CONF),
+         "mp35": common.server("mp35-psp-check", {"x": PAGE}, CONF,
+                            python_module=common.MP35_MODULE, env={"PYTHONPATH": ""})}
     try:
         bodies = {}
         for k, h in s.items():
@@ -110,11 +109,11 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    env = run.environment()
+    env = common.environment()
     size = check_same_page()
-    cpu, rps = run.rounds(servers(), args)
+    cpu, rps = common.rounds(servers(), args)
     text = report(env, cpu, rps, args, size)
-    save(text)
+    common.save(text)
     print(text)
 
 

@@ -23,7 +23,7 @@ import statistics
 import sys
 import time
 
-from run import HELLO, MP35_MODULE, cpu_seconds, server, wrk
+from common import HELLO, MP35_MODULE, cpu_seconds, server, wrk
 
 BODY = b"Hello, world!\n"
 PAGE = 'def index(req):\n    return "Hello, world!\\n"\n'

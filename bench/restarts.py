@@ -37,7 +37,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "test", "integration"))
 from harness import MODULE, MPM_SETTINGS, Httpd, wait_for  # noqa: E402
-from run import (BODY as HELLO_BODY, C_MODULE, FLOOR_HELLO, FLOOR_MODULE,  # noqa: E402
+from common import (BODY as HELLO_BODY, C_MODULE, FLOOR_HELLO, FLOOR_MODULE,  # noqa: E402
                  HELLO, build_c_modules, environment)
 
 BODY = HELLO_BODY.decode()

@@ -8,82 +8,21 @@ CPU per request: utime+stime of the httpd parent and its children (from
 /proc) divided by the requests wrk completed; requests/s is shown beside it.
 On a shared 2-core machine absolute numbers swing; ratios from one run hold.
 
+The servers are bench/common.py's WORKLOADS, the same as
+bench/instructions.py counts instructions of (bench/all.py: both, side by
+side).
+
 Usage: /usr/bin/python3 bench/run.py [--seconds N] [--rounds N]
-Writes bench/RESULTS.md and prints it.
+Writes the top of bench/RESULTS.md (before its "## " sections) and prints it.
 """
 import argparse
-import datetime
 import json
 import os
-import platform
-import re
 import statistics
-import subprocess
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "test", "integration"))
-from harness import Httpd, MODULE, one_child  # noqa: E402
-
-MP35_MODULE = "/usr/lib/apache2/modules/mod_python.so"
-WSGI_MODULE = "/usr/lib/apache2/modules/mod_wsgi.so"
-C_MODULE = os.path.join(HERE, "build", "mod_bench_hello.so")
-FLOOR_MODULE = os.path.join(HERE, "build", "mod_bench_pyfloor.so")
-BODY = b"Hello, world!\n"
-TICK = os.sysconf("SC_CLK_TCK")
-
-# One child of 16 threads, as every server of the comparison.
-ONE_CHILD = one_child("event") + "KeepAliveTimeout 30\n"
-
-HELLO = '''
-from mod_python import apache
-BODY = b"Hello, world!\\n"
-def handler(req):
-    req.content_type = "text/plain"
-    req.set_content_length(len(BODY))
-    req.write(BODY, 0)
-    return apache.OK
-'''
-
-# The same four lines for the floor module (bench/mod_bench_pyfloor.c),
-# which has no mod_python.apache: a module object stands in for it.
-FLOOR_HELLO = '''
-import sys
-apache = type(sys)("apache")
-apache.OK = 0
-BODY = b"Hello, world!\\n"
-def handler(req):
-    req.content_type = "text/plain"
-    req.set_content_length(len(BODY))
-    req.write(BODY)
-    return apache.OK
-'''
-
-CHAIN_HANDLER = '''
-from mod_python import apache
-import chain1
-def handler(req):
-    body = chain1.page().encode()
-    req.content_type = "text/plain"
-    req.set_content_length(len(body))
-    req.write(body, 0)
-    return apache.OK
-'''
-CHAIN = {
-    "chain1.py": "import chain2\ndef page():\n    return chain2.block() * 8\n",
-    "chain2.py": "import chain3\ndef block():\n    return chain3.LINE * 4\n",
-    "chain3.py": "LINE = 'x' * 63 + '\\n'\n",
-}
-
-WSGI_HELLO = '''
-BODY = b"Hello, world!\\n"
-def application(environ, start_response):
-    start_response("200 OK", [("Content-Type", "text/plain"),
-                              ("Content-Length", str(len(BODY)))])
-    return [BODY]
-'''
+import common
+from common import KEYS, LABEL, MP35_MODULE, one_child, server
 
 MICRO = '''
 import gc, json, os, threading, time
@@ -191,111 +130,6 @@ def tree_modules(n):
     return files
 
 
-def apxs_build(source, target, extra=()):
-    build = os.path.join(HERE, "build")
-    os.makedirs(build, exist_ok=True)
-    name = os.path.splitext(source)[0]
-    subprocess.run(["apxs", "-c", "-o", name + ".la"] + list(extra) + ["../" + source],
-                   cwd=build, check=True, capture_output=True)
-    os.replace(os.path.join(build, ".libs", name + ".so"), target)
-
-
-def build_c_modules():
-    apxs_build("mod_bench_hello.c", C_MODULE)
-    config = sys.executable + "-config"  # the Python running this script
-    flags = subprocess.run([config, "--includes", "--ldflags", "--embed"], check=True,
-                           capture_output=True, text=True).stdout.split()
-    apxs_build("mod_bench_pyfloor.c", FLOOR_MODULE, flags)
-
-
-def server(name, files, conf, python_module=MODULE, env=None, modules=(),
-           mpm_settings=ONE_CHILD, mpm="event"):
-    h = Httpd(mpm, prefix="mp-bench-%s-" % name)
-    h.launcher = ["taskset", "-c", "0"]
-    for path, text in files.items():
-        h.write("htdocs/app/" + path, text)
-    if env is not None:
-        h.extra_env.update(env)
-    h.config(conf.format(app=h.path("htdocs", "app")), mpm_settings=mpm_settings,
-             python_module=python_module, modules=modules, loglevel="warn")
-    h.name = name
-    return h
-
-
-APP = "<Directory {app}>\n    SetHandler mod_python\n    PythonHandler %s\n</Directory>\n"
-
-
-def hello_servers(suffix="", mpm_settings=ONE_CHILD, mpm="event"):
-    """The C handler and mod_python 4's hello world."""
-    return {
-        # The same tree and section as the Python handlers: httpd walks the
-        # same directories and merges the same sections for every server.
-        "c": server("c" + suffix, {"hello.txt": BODY.decode()},
-                    "LoadModule bench_hello_module %s\n" % C_MODULE +
-                    "<Directory {app}>\n    SetHandler bench-hello\n</Directory>\n",
-                    python_module=None, mpm_settings=mpm_settings, mpm=mpm),
-        "mp4": server("mp4" + suffix, {"hello.py": HELLO}, APP % "hello",
-                      mpm_settings=mpm_settings, mpm=mpm),
-    }
-
-
-def servers(mpm_settings=ONE_CHILD, mpm="event"):
-    """Every server of the table (bench/instructions.py: prefork, -X)."""
-    app = APP
-    frozen = "PythonImport mod_python.apache::freeze_modules localhost\n"
-    kw = {"mpm_settings": mpm_settings, "mpm": mpm}
-    s = dict(hello_servers(**kw), **{
-        "floor": server("floor", {"hello_floor.py": FLOOR_HELLO},
-                        "LoadModule bench_pyfloor_module %s\n" % FLOOR_MODULE +
-                        "BenchPyFloorScript {app}/hello_floor.py\n"
-                        "<Directory {app}>\n    SetHandler bench-pyfloor\n</Directory>\n",
-                        python_module=None, **kw),
-        "mp4_chain": server("mp4_chain", dict(CHAIN, **{"page.py": CHAIN_HANDLER}),
-                            app % "page", **kw),
-        "mp4_frozen": server("mp4_frozen", dict(CHAIN, **{"page.py": CHAIN_HANDLER}),
-                             frozen + app % "page", **kw),
-        "mp35": server("mp35", {"hello.py": HELLO}, app % "hello",
-                       python_module=MP35_MODULE, env={"PYTHONPATH": ""}, **kw),
-        "wsgi": server("wsgi", {"hello.wsgi": WSGI_HELLO},
-                       "LoadModule wsgi_module %s\nWSGIScriptAlias / {app}/hello.wsgi\n"
-                       % WSGI_MODULE, python_module=None, **kw),
-    })
-    return s
-
-
-def cpu_seconds(h):
-    total = 0
-    pid = h.pid()
-    for p in [pid] + h.children():
-        try:
-            with open("/proc/%d/stat" % p) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except OSError:
-            pass
-    return total / TICK
-
-
-def wrk(h, seconds, path="/app/x"):
-    out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", "-c8", "-d%ds" % seconds,
-                          "http://127.0.0.1:%d%s" % (h.port, path)],
-                         capture_output=True, text=True, check=True).stdout
-    reqs = int(re.search(r"(\d+) requests in", out).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
-        raise RuntimeError("%s: %s non-2xx responses\n%s" % (h.name, errors.group(1), out))
-    return reqs
-
-
-def measure(h, seconds):
-    wrk(h, 1)  # warm up
-    c0 = cpu_seconds(h)
-    t0 = time.time()
-    reqs = wrk(h, seconds)
-    took = time.time() - t0
-    return (cpu_seconds(h) - c0) / reqs * 1e6, reqs / took
-
-
 def micro(args):
     files = tree_modules(10)
     files["micro.py"] = MICRO
@@ -341,33 +175,10 @@ def change_latency(h):
     return statistics.median(best)
 
 
-def environment():
-    httpd = subprocess.run(["/usr/sbin/apache2", "-v"], capture_output=True, text=True).stdout
-    cpu = ""
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {"date": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": "%s, %d cores" % (cpu, os.cpu_count()),
-            "os": platform.platform(),
-            "httpd": httpd.splitlines()[0].split(":", 1)[1].strip(),
-            "python": sys.version.split()[0]}
-
-
-LABELS = [
-    ("c", "C handler (the limit)"),
-    ("floor", "Python floor: GIL + one call of the same handler, nothing else"),
-    ("mp4", "mod_python 4, hello world"),
-    ("mp4_chain", "mod_python 4, 3-deep import chain, autoreload On, 2 KB"),
-    ("mp4_frozen", "mod_python 4, same, freeze_modules()"),
-    ("mp35", "mod_python 3.5, hello world"),
-    ("wsgi", "mod_wsgi (embedded), WSGI hello world"),
-]
-
-
-def report(env, cpu, rps, few, micro_r, args):
+def report(env, data, args):
+    """The top of RESULTS.md: the CPU time table, the thread-count control,
+    the micro and reload figures."""
+    cpu, rps, few, micro_r = data["cpu"], data["rps"], data["few"], data["micro"]
     base = statistics.median(cpu["c"])
     lines = ["# Benchmark results", "",
              "Date: %(date)s  " % env, "Machine: %(machine)s  " % env,
@@ -378,13 +189,14 @@ def report(env, cpu, rps, few, micro_r, args):
              % (args.rounds, args.seconds), "",
              "| server | CPU per request (median) | ratio to C | requests/s (median) |",
              "| --- | ---: | ---: | ---: |"]
-    for key, label in LABELS:
+    for key in KEYS:
         m = statistics.median(cpu[key])
-        lines.append("| %s | %.1f µs | %.2f | %.0f |" % (label, m, m / base,
+        lines.append("| %s | %.1f µs | %.2f | %.0f |" % (LABEL[key], m, m / base,
                                                        statistics.median(rps[key])))
     chain, frozen = statistics.median(cpu["mp4_chain"]), statistics.median(cpu["mp4_frozen"])
     c4, mp4_4 = statistics.median(few["c"]), statistics.median(few["mp4"])
-    lines += ["", "Autoreload On vs frozen (workload 2 / workload 3): %.2f" % (chain / frozen), "",
+    lines += ["", "Autoreload On vs frozen (import chain / same chain frozen): %.2f"
+              % (chain / frozen), "",
               "Hello world with one child of 4 threads instead of 16 (same rounds): "
               "C handler %.1f µs, mod_python 4 %.1f µs, ratio %.2f" % (c4, mp4_4, mp4_4 / c4), "",
               "| micro figure (from inside a handler) | ns per call |", "| --- | ---: |"]
@@ -412,60 +224,30 @@ def report(env, cpu, rps, few, micro_r, args):
     return "\n".join(lines) + "\n"
 
 
-def other_sections(path):
-    """The "## " sections of RESULTS.md, recorded by hand from other
-    scripts (bench/body.py): kept when this script rewrites the file."""
-    try:
-        with open(path) as f:
-            old = f.read()
-    except OSError:
-        return ""
-    i = old.find("\n## ")
-    return old[i:] if i >= 0 else ""
+def measure_all(args):
+    """Every workload's CPU time in interleaved rounds, the 4-thread
+    control, the micro figures: report()'s data."""
+    cpu, rps = common.rounds(common.servers(), args)
+    # Not a tuning knob (the table keeps 16 threads): the same two servers
+    # at another thread count, to show that the gap to C is a fixed cost.
+    few, _ = common.rounds(common.servers(["c", "mp4"], one_child("event", 4) +
+                                          "KeepAliveTimeout 30\n"), args)
+    return {"cpu": cpu, "rps": rps, "few": few, "micro": micro(args)}
 
 
-def rounds(s, args):
-    """Start every server, then measure them in interleaved rounds:
-    ({key: [µs per request]}, {key: [requests/s]})."""
-    cpu = {k: [] for k in s}
-    rps = {k: [] for k in s}
-    try:
-        for h in s.values():
-            h.start()
-            r = h.get("/app/x")
-            if r.status != 200:
-                raise RuntimeError("%s answered %d:\n%s" % (h.name, r.status, h.log()[-2000:]))
-        for rnd in range(args.rounds):
-            for k, h in s.items():
-                c, q = measure(h, args.seconds)
-                cpu[k].append(c)
-                rps[k].append(q)
-                print("round %d %-11s %7.1f µs/req %8.0f req/s" % (rnd + 1, h.name, c, q),
-                      file=sys.stderr)
-    finally:
-        for h in s.values():
-            h.cleanup()
-    return cpu, rps
+def arguments(ap):
+    ap.add_argument("--seconds", type=int, default=5, help="of each round, per server")
+    ap.add_argument("--rounds", type=int, default=3)
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=3)
+    arguments(ap)
     args = ap.parse_args()
-    build_c_modules()
-    env = environment()
-    cpu, rps = rounds(servers(), args)
-    # Not a tuning knob (the table keeps 16 threads): the same two servers
-    # at another thread count, to show that the gap to C is a fixed cost.
-    few, _ = rounds(hello_servers("_4threads", one_child("event", 4) + "KeepAliveTimeout 30\n"),
-                    args)
-    micro_r = micro(args)
-    text = report(env, cpu, rps, few, micro_r, args)
-    path = os.path.join(HERE, "RESULTS.md")
-    other = other_sections(path)
-    with open(path, "w") as f:
-        f.write(text + other)
+    common.build_c_modules()
+    env = common.environment()
+    text = report(env, measure_all(args), args)
+    common.save_head(text)
     print(text)
 
 
