@@ -7,6 +7,7 @@ bench/run.py (CPU time per request), bench/instructions.py (instructions
 per request) and bench/all.py (both, side by side) measure the same
 WORKLOADS built by servers() here.
 """
+import argparse
 import datetime
 import os
 import platform
@@ -348,3 +349,16 @@ def save_head(text):
     i = old.find("\n## ")
     with open(RESULTS, "w") as f:
         f.write(text + (old[i:] if i >= 0 else ""))
+
+
+def round_parser():
+    """The options of a script measuring CPU time in interleaved rounds:
+    --seconds of each round per server, --rounds."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=5, help="of each round, per server")
+    ap.add_argument("--rounds", type=int, default=3)
+    return ap
+
+
+def round_args():
+    return round_parser().parse_args()

@@ -16,11 +16,10 @@ one run hold.
 
 Usage: /usr/bin/python3 bench/filter.py [--seconds N] [--rounds N]
 """
-import argparse
 import statistics
 import sys
 
-from common import MP35_MODULE, measure, server
+from common import MP35_MODULE, measure, round_args, server
 
 SIZE = 1 << 20
 EXPECTED = b"".join(b"%07d|" % i * 8192 for i in range(16))
@@ -83,10 +82,7 @@ def check(h):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=3)
-    args = ap.parse_args()
+    args = round_args()
     s = servers()
     cpu = {k: [] for k in s}
     rps = {k: [] for k in s}

@@ -14,7 +14,6 @@ Usage: /usr/bin/python3 bench/flask.py [--seconds N] [--rounds N]
 Prints a Markdown section and puts it in bench/RESULTS.md (replacing the
 one an earlier run wrote there); with --profile, prints where the time goes.
 """
-import argparse
 import os
 import statistics
 import sys
@@ -128,9 +127,7 @@ def profile(seconds):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap = common.round_parser()
     ap.add_argument("--profile", type=int, default=0)
     args = ap.parse_args()
     if args.profile:

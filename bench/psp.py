@@ -13,7 +13,6 @@ Usage: /usr/bin/python3 bench/psp.py [--seconds N] [--rounds N]
 Prints a Markdown section and puts it in bench/RESULTS.md (replacing the
 one an earlier run wrote there).
 """
-import argparse
 import os
 import statistics
 import sys
@@ -105,10 +104,7 @@ def report(env, cpu, rps, args, size):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=3)
-    args = ap.parse_args()
+    args = common.round_args()
     env = common.environment()
     size = check_same_page()
     cpu, rps = common.rounds(servers(), args)

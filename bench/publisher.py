@@ -18,12 +18,11 @@ shared machine absolute figures swing; the ratios of one run hold.
 
 Usage: /usr/bin/python3 bench/publisher.py [--seconds N] [--rounds N]
 """
-import argparse
 import statistics
 import sys
 import time
 
-from common import HELLO, MP35_MODULE, cpu_seconds, server, wrk
+from common import HELLO, MP35_MODULE, cpu_seconds, round_args, server, wrk
 
 BODY = b"Hello, world!\n"
 PAGE = 'def index(req):\n    return "Hello, world!\\n"\n'
@@ -109,10 +108,7 @@ def in_process(h):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=3)
-    args = ap.parse_args()
+    args = round_args()
     s = servers()
     keys = [(key, url) for _, key, _ in MODULES for _, url in ROWS]
     cpu = {k: [] for k in keys}

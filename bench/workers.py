@@ -25,7 +25,6 @@ clock_gettime(CLOCK_MONOTONIC) calls per hold (vDSO, no system call).
 Usage: /usr/bin/python3 bench/workers.py [--seconds N] [--rounds N]
 Prints a section and puts it into bench/RESULTS.md.
 """
-import argparse
 import os
 import statistics
 import struct
@@ -165,10 +164,7 @@ def report(env, r, args):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=3)
-    args = ap.parse_args()
+    args = common.round_args()
     common.build_c_modules()
     build_shim()
     env = common.environment()
