@@ -4,6 +4,7 @@
 #define MP_NAMES_H
 
 #include <stddef.h>
+#include <string.h>
 
 /* Collapse "//", "/./" and "/../" of an absolute path in place, lexically
  * (no syscalls: it runs on every import).  "/.." stays "/". */
@@ -17,6 +18,14 @@ typedef enum {
     MP_NAME_DOTTED,    /* "pkg.mod": the standard import's */
     MP_NAME_PLAIN      /* "mod": searched as mod.py */
 } mp_name_form;
+
+/* Does the file name or path end in ".py"? */
+static inline int mp_is_py_name(const char *name)
+{
+    size_t n = strlen(name);
+
+    return n >= 3 && strcmp(name + n - 3, ".py") == 0;
+}
 
 /* What kind of name import_module() was given. */
 mp_name_form mp_name_classify(const char *name);

@@ -454,8 +454,9 @@ run_phase(request_rec *r, const mp_dir_config *c, const apr_array_header_t *list
         return DECLINED;
     name = mp_interp_name(r, c, APR_ARRAY_IDX(list, 0, mp_handler).directory, &fallback);
     /* The importer's change check drains inotify once per request (a
-     * read()): here, before the GIL is taken, not while holding it. */
-    epoch = c && c->autoreload != 0 ? mp_watch_poll() : 0;
+     * read()): here, before the GIL is taken, not while holding it; by the
+     * request's first Python phase only (the later ones have its epoch). */
+    epoch = c && c->autoreload != 0 && !mp_request_touched(r) ? mp_watch_poll() : 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!(in = mp_interp_enter(name, fallback, &ctx)))
             return HTTP_INTERNAL_SERVER_ERROR;

@@ -54,7 +54,6 @@ static PyObject *try_file(mp_importer *imp, const char *dir, const char *name,
                           struct stat *st)
 {
     char buf[4096];
-    size_t n;
     int r;
 
     if (dir)
@@ -66,8 +65,7 @@ static PyObject *try_file(mp_importer *imp, const char *dir, const char *name,
     mp_path_normalise(buf);
     if (search_watched && *search_watched)
         mp_imp_watch_parent(buf, search_watched);
-    n = strlen(buf);
-    if (n < 3 || strcmp(buf + n - 3, ".py") != 0)
+    if (!mp_is_py_name(buf))
         strcat(buf, ".py");
     /* Interned: every lookup of the path in the cache (and in the
      * request's modules) then matches by identity, without a memcmp. */

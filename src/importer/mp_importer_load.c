@@ -7,6 +7,7 @@
 #include "importer/mp_importer_int.h"
 #include "importer/mp_bytecode.h"
 #include "importer/mp_watch.h"
+#include "base/mp_names.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -123,13 +124,6 @@ static void settle(const char *path)
     }
 }
 
-static int ends_with_py(const char *path)
-{
-    size_t n = strlen(path);
-
-    return n >= 3 && strcmp(path + n - 3, ".py") == 0;
-}
-
 /* Read e's file into *src (its stat in *st, the watch epoch polled before
  * reading in *epoch).  With notification on, a file a writer may still
  * have open is not used: *src is left NULL when e has a last good version
@@ -146,7 +140,7 @@ static int read_stable(mp_importer *imp, mp_entry *e, PyObject **src,
      * is an event after this epoch. */
     if (watched)
         mp_imp_watch_parent(path, &watched);
-    if (watched && !ends_with_py(path) && mp_watch_file(path) < 0)
+    if (watched && !mp_is_py_name(path) && mp_watch_file(path) < 0)
         watched = 0;   /* app.wsgi: its events are not recorded unasked */
     if (watched && !e->code)
         settle(path);

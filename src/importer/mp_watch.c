@@ -19,9 +19,12 @@
  * overflow, a watched directory removed or moved) turns the watcher off
  * for good in this process, and the importer falls back to stat(). */
 #include "importer/mp_watch.h"
+#include "base/mp_names.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,36 +122,27 @@ static double monotonic(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* The slot of dir/name, made when missing and `make`; NULL when it is
- * missing, or cannot be made (then the watcher is off: lock held). */
-static changed *slot_of(const char *dir, const char *name, int make)
+/* The slot of `path`, made when missing and `make` (its path copied then:
+ * a lookup allocates nothing); NULL when it is missing, or cannot be made
+ * (then the watcher is off).  Lock held. */
+static changed *slot_of(const char *path, int make)
 {
-    size_t n = strlen(name), dn = strlen(dir);
     changed *c;
-    char *path;
 
-    if (!(path = malloc(dn + n + 2))) {
-        turn_off();
-        return NULL;
-    }
-    memcpy(path, dir, dn);
-    path[dn] = '/';
-    memcpy(path + dn + 1, name, n + 1);
     if (make && (W.nmap + 1) * 2 > W.capmap && map_grow() < 0) {
-        free(path);
         turn_off();
         return NULL;
     }
-    c = W.capmap ? slot(path) : NULL;
-    if (c && c->path) {
-        free(path);
-    } else if (c && make) {
-        c->path = path;
-        W.nmap++;
-    } else {
-        free(path);
-        c = NULL;
+    if (!W.capmap)
+        return NULL;
+    c = slot(path);
+    if (c->path || !make)
+        return c->path ? c : NULL;
+    if (!(c->path = strdup(path))) {
+        turn_off();
+        return NULL;
     }
+    W.nmap++;
     return c;
 }
 
@@ -157,10 +151,16 @@ static changed *slot_of(const char *dir, const char *name, int make)
  * other files (logs, uploads) would fill the map. */
 static void note_change(const char *dir, const char *name, uint32_t mask)
 {
-    size_t n = strlen(name);
-    changed *c = slot_of(dir, name, n >= 3 && strcmp(name + n - 3, ".py") == 0);
+    int py = mp_is_py_name(name);
+    char path[PATH_MAX];
+    changed *c;
 
-    if (!c)
+    if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
+        if (py)
+            turn_off();   /* a change we could not record: stat() from now */
+        return;
+    }
+    if (!(c = slot_of(path, py)))
         return;
     c->epoch = W.epoch;
     if (mask & (IN_MODIFY | IN_CREATE)) {
@@ -270,15 +270,12 @@ unsigned long mp_watch_changed(const char *path, int *writing)
 
 int mp_watch_file(const char *path)
 {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash - path) : NULL;
     int rc = -1;
 
     pthread_mutex_lock(&W.mu);
-    if (dir && W.state > 0 && slot_of(dir, slash + 1, 1))
+    if (W.state > 0 && slot_of(path, 1))
         rc = 0;
     pthread_mutex_unlock(&W.mu);
-    free(dir);
     return rc;
 }
 
